@@ -1,0 +1,25 @@
+//! The trait the layer above implements (CONTRACT, relied on by `sockio`).
+
+use std::sync::Arc;
+
+use crate::{DisconnectReason, Message, Socket};
+
+/// Receives the events of every session of an engine.
+///
+/// Calls for one session come in order (`on_open`, `on_message`..., then
+/// `on_close` exactly once) from the task that reads that session's transport:
+/// implementations must not block; spawn work that waits.
+pub trait EngineHandler: Send + Sync + 'static {
+    /// Per-session state, created with `Default` at handshake and reachable
+    /// through [`Socket::data`].
+    type Data: Default + Send + Sync + 'static;
+
+    /// A session was opened (the handshake has been queued to the client).
+    fn on_open(&self, socket: &Arc<Socket<Self::Data>>);
+
+    /// A message packet arrived.
+    fn on_message(&self, socket: &Arc<Socket<Self::Data>>, msg: Message);
+
+    /// The session ended; called exactly once per session.
+    fn on_close(&self, socket: &Arc<Socket<Self::Data>>, reason: DisconnectReason);
+}

@@ -1,0 +1,108 @@
+//! Engine.IO messages: what the layer above sends and receives.
+
+use bytes::Bytes;
+
+/// One Engine.IO `message` packet (type `4`), text or binary.
+///
+/// A text message keeps its bytes *with* the leading packet type `4`, so the
+/// same [`Bytes`] can be written as a WebSocket frame or a polling record without
+/// copying, and one broadcast can be shared by every receiver (cloning a
+/// `Message` only bumps a reference count).
+///
+/// ```
+/// use sockio_engine::Message;
+/// let m = Message::text("hello");
+/// assert_eq!(m.as_text(), Some("hello"));
+/// assert_eq!(&m.framed()[..], b"4hello");
+/// let b = Message::binary(vec![1u8, 2, 3]);
+/// assert_eq!(b.as_binary().map(|b| &b[..]), Some(&[1u8, 2, 3][..]));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
+    /// Valid UTF-8, first byte is `b'4'`.
+    Text(Bytes),
+    /// Raw binary data, without any type prefix.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// A text message with the given content.
+    pub fn text(s: impl AsRef<str>) -> Self {
+        let s = s.as_ref();
+        let mut v = Vec::with_capacity(s.len() + 1);
+        v.push(b'4');
+        v.extend_from_slice(s.as_bytes());
+        Message(Repr::Text(Bytes::from(v)))
+    }
+
+    /// A text message from bytes that already start with the message type `4`
+    /// (as a Socket.IO encoder writes them). Returns `None` when the bytes do
+    /// not start with `4` or are not valid UTF-8.
+    pub fn from_framed_text(framed: Bytes) -> Option<Self> {
+        if framed.first() != Some(&b'4') || std::str::from_utf8(&framed).is_err() {
+            return None;
+        }
+        Some(Message(Repr::Text(framed)))
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Self {
+        Message(Repr::Binary(data.into()))
+    }
+
+    /// The text content (without the `4`), or `None` for a binary message.
+    pub fn as_text(&self) -> Option<&str> {
+        match &self.0 {
+            // SAFETY-free: checked UTF-8 at construction; slicing after the ASCII `4`
+            // keeps it valid, so from_utf8 cannot fail here.
+            Repr::Text(b) => std::str::from_utf8(&b[1..]).ok(),
+            Repr::Binary(_) => None,
+        }
+    }
+
+    /// The binary content, or `None` for a text message.
+    pub fn as_binary(&self) -> Option<&Bytes> {
+        match &self.0 {
+            Repr::Binary(b) => Some(b),
+            Repr::Text(_) => None,
+        }
+    }
+
+    /// Whether this is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self.0, Repr::Binary(_))
+    }
+
+    /// The bytes as they go on the wire in Engine.IO v4: for text, `4` followed
+    /// by the content; for binary, the raw data.
+    pub fn framed(&self) -> &Bytes {
+        match &self.0 {
+            Repr::Text(b) | Repr::Binary(b) => b,
+        }
+    }
+
+    /// Length of the content in bytes (without the `4` of a text message).
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Text(b) => b.len() - 1,
+            Repr::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether the content is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Repr::Text(_) => f.debug_tuple("Text").field(&self.as_text().unwrap_or("")).finish(),
+            Repr::Binary(b) => f.debug_tuple("Binary").field(b).finish(),
+        }
+    }
+}
