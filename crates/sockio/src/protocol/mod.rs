@@ -1,4 +1,59 @@
-//! Socket.IO packets and their codecs (protocol v5, and v4 for Engine.IO v3
-//! clients): pure functions over bytes, no I/O.
+//! Socket.IO packets and their codecs: pure functions over bytes, no I/O.
 //!
-//! CONTRACT (relied on by the rest of the crate): see the module docs of each item.
+//! This module is what travels inside an Engine.IO message. It knows the packet
+//! model ([`Packet`]), the two wire formats spoken by the official clients, and the
+//! conversions between Rust types and the universal [`Value`]:
+//!
+//! * the default text parser (`socket.io-parser`): [`encode_json`] / [`decode_json`],
+//!   with binary attachments ([`Decoded::NeedsAttachments`], [`PartialPacket`]);
+//!   Socket.IO protocol 5 and protocol 4 (Engine.IO v3 clients), see [`Revision`];
+//! * the msgpack parser (`socket.io-msgpack-parser` 3.x, notepack.io):
+//!   [`encode_msgpack`] / [`decode_msgpack`];
+//! * serde helpers: [`to_args`], [`to_value`], [`from_value`].
+//!
+//! What it is not: it does no I/O, holds no connection state and knows nothing of
+//! namespaces' handlers. Every decoder takes untrusted input and returns a
+//! [`ProtocolError`] for anything malformed; none of them panics.
+//!
+//! ```
+//! use sockio::protocol::{decode_json, encode_json, Decoded, Limits, Packet, Revision, Value};
+//!
+//! let packet = Packet::event("/", "chat", vec![Value::from("hi")], Some(7));
+//! let mut buf = Vec::new();
+//! let attachments = encode_json(&mut buf, &packet);
+//! assert!(attachments.is_empty());
+//! assert_eq!(buf, br#"27["chat","hi"]"#);
+//!
+//! let text = std::str::from_utf8(&buf).unwrap();
+//! match decode_json(text, Revision::V5, &Limits::default()).unwrap() {
+//!     Decoded::Complete(p) => assert_eq!(p, packet),
+//!     Decoded::NeedsAttachments(_) => unreachable!(),
+//! }
+//! ```
+
+mod error;
+mod json;
+mod msgpack;
+mod packet;
+mod serde_value;
+
+#[cfg(test)]
+mod tests;
+
+/// The universal value of a packet's payload (re-export of [`rmpv::Value`]).
+///
+/// Maps keep their key order (they are a `Vec` of pairs) and binary data is
+/// [`Value::Binary`].
+///
+/// ```
+/// use sockio::protocol::Value;
+/// let v = Value::Map(vec![(Value::from("b"), Value::from(1)), (Value::from("a"), Value::Nil)]);
+/// assert_eq!(v["b"], Value::from(1));
+/// ```
+pub use rmpv::Value;
+
+pub use error::ProtocolError;
+pub use json::{decode_json, encode_json, Decoded, PartialPacket};
+pub use msgpack::{decode_msgpack, encode_msgpack, encode_msgpack_to};
+pub use packet::{Limits, Packet, PacketKind, Revision, RESERVED_EVENTS};
+pub use serde_value::{from_value, to_args, to_value};

@@ -1,0 +1,810 @@
+//! The default text parser (`socket.io-parser`):
+//! `<type>[<attachments>-][<nsp>,][<id>][<json>]`.
+
+use std::cell::Cell;
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+use super::packet::validate;
+use super::{Limits, Packet, PacketKind, ProtocolError, Revision, Value};
+
+// ---------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------
+
+/// Appends the text form of `packet` to `buf` and returns its binary attachments,
+/// in order.
+///
+/// `buf` may already hold something (for instance the Engine.IO message type `4`):
+/// the packet is appended after it. An EVENT or ACK whose data holds
+/// [`Value::Binary`] anywhere is written as BINARY_EVENT (`5`) / BINARY_ACK (`6`)
+/// with `{"_placeholder":true,"num":N}` in place of each binary, and the binaries
+/// are returned, to be sent as separate binary messages after the text. Other
+/// kinds write a binary as Node's `Buffer.toJSON()` (`{"type":"Buffer","data":[..]}`).
+///
+/// The JSON is what Node's `JSON.stringify` writes for the same value: compact,
+/// keys in order, the same string escapes and number forms (`1.0` is `1`,
+/// `1e21` is `1e+21`, NaN and infinities are `null`). A namespace is written
+/// as given; it must not contain a comma (namespaces from the decoders never do).
+///
+/// ```
+/// use sockio::protocol::{encode_json, Packet, Value};
+///
+/// let mut buf = b"4".to_vec(); // Engine.IO "message" prefix, kept
+/// let p = Packet::event("/", "message", vec![Value::Binary(vec![1, 2, 3])], None);
+/// let bins = encode_json(&mut buf, &p);
+/// assert_eq!(buf, br#"451-["message",{"_placeholder":true,"num":0}]"#);
+/// assert_eq!(bins, vec![bytes::Bytes::from_static(&[1, 2, 3])]);
+///
+/// let mut buf = Vec::new();
+/// encode_json(&mut buf, &Packet::ack("/custom", vec![Value::F64(1.0)], 12));
+/// assert_eq!(buf, b"3/custom,12[1]");
+/// ```
+pub fn encode_json(buf: &mut Vec<u8>, packet: &Packet) -> Vec<Bytes> {
+    let type_pos = buf.len();
+    buf.push(b'0' + packet.kind.code());
+    if !packet.nsp.is_empty() && packet.nsp != "/" {
+        buf.extend_from_slice(packet.nsp.as_bytes());
+        buf.push(b',');
+    }
+    if let Some(id) = packet.id {
+        write_u64(buf, id);
+    }
+    let mut bins = Vec::new();
+    match &packet.data {
+        None | Some(Value::Nil) => {}
+        Some(data) => {
+            let mut w = JsonWriter {
+                buf,
+                bins: match packet.kind {
+                    PacketKind::Event | PacketKind::Ack => Some(&mut bins),
+                    _ => None,
+                },
+            };
+            w.value(data);
+        }
+    }
+    if !bins.is_empty() {
+        buf[type_pos] = if packet.kind == PacketKind::Event {
+            b'5'
+        } else {
+            b'6'
+        };
+        let mut header = Vec::with_capacity(8);
+        write_u64(&mut header, bins.len() as u64);
+        header.push(b'-');
+        buf.splice(type_pos + 1..type_pos + 1, header);
+    }
+    bins
+}
+
+struct JsonWriter<'a> {
+    buf: &'a mut Vec<u8>,
+    /// Where binaries go when they become placeholders (EVENT / ACK).
+    bins: Option<&'a mut Vec<Bytes>>,
+}
+
+impl JsonWriter<'_> {
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Nil | Value::Ext(..) => self.buf.extend_from_slice(b"null"),
+            Value::Boolean(true) => self.buf.extend_from_slice(b"true"),
+            Value::Boolean(false) => self.buf.extend_from_slice(b"false"),
+            Value::Integer(i) => {
+                if let Some(u) = i.as_u64() {
+                    write_u64(self.buf, u);
+                } else if let Some(n) = i.as_i64() {
+                    self.buf.push(b'-');
+                    write_u64(self.buf, n.unsigned_abs());
+                }
+            }
+            Value::F32(f) => write_js_f32(self.buf, *f),
+            Value::F64(f) => write_js_f64(self.buf, *f),
+            Value::String(s) => match s.as_str() {
+                Some(s) => write_json_str(self.buf, s),
+                None => write_json_str(self.buf, &String::from_utf8_lossy(s.as_bytes())),
+            },
+            Value::Binary(b) => match &mut self.bins {
+                Some(bins) => {
+                    self.buf
+                        .extend_from_slice(b"{\"_placeholder\":true,\"num\":");
+                    write_u64(self.buf, bins.len() as u64);
+                    self.buf.push(b'}');
+                    bins.push(Bytes::copy_from_slice(b));
+                }
+                None => {
+                    self.buf
+                        .extend_from_slice(b"{\"type\":\"Buffer\",\"data\":[");
+                    for (i, byte) in b.iter().enumerate() {
+                        if i > 0 {
+                            self.buf.push(b',');
+                        }
+                        write_u64(self.buf, u64::from(*byte));
+                    }
+                    self.buf.extend_from_slice(b"]}");
+                }
+            },
+            Value::Array(a) => {
+                self.buf.push(b'[');
+                for (i, item) in a.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    self.value(item);
+                }
+                self.buf.push(b']');
+            }
+            Value::Map(m) => {
+                self.buf.push(b'{');
+                for (i, (k, item)) in m.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    match k.as_str() {
+                        Some(s) => write_json_str(self.buf, s),
+                        None => write_json_str(self.buf, &key_string(k)),
+                    }
+                    self.buf.push(b':');
+                    self.value(item);
+                }
+                self.buf.push(b'}');
+            }
+        }
+    }
+}
+
+/// How JavaScript turns a non-string map key (from msgpack) into a property name.
+fn key_string(k: &Value) -> String {
+    let mut out = Vec::new();
+    match k {
+        Value::Nil => return "null".into(),
+        Value::Boolean(b) => return b.to_string(),
+        Value::Integer(_) | Value::F32(_) | Value::F64(_) => {
+            JsonWriter {
+                buf: &mut out,
+                bins: None,
+            }
+            .value(k);
+            // NaN / infinities: JSON writes null, a property name says so.
+            if out == b"null" {
+                return match k.as_f64() {
+                    Some(f) if f.is_nan() => "NaN".into(),
+                    Some(f) if f > 0.0 => "Infinity".into(),
+                    _ => "-Infinity".into(),
+                };
+            }
+        }
+        Value::String(s) => return String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        Value::Binary(b) => return String::from_utf8_lossy(b).into_owned(),
+        Value::Array(a) => {
+            let parts: Vec<String> = a
+                .iter()
+                .map(|v| match v {
+                    Value::Nil => String::new(),
+                    other => key_string(other),
+                })
+                .collect();
+            return parts.join(",");
+        }
+        Value::Map(_) | Value::Ext(..) => return "[object Object]".into(),
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Escape table: 0 = copy as is, `u` = `\u00XX`, other = `\` + that byte.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Writes `s` as a JSON string exactly like `JSON.stringify`.
+pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    buf.reserve(bytes.len() + 2);
+    buf.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
+            continue;
+        }
+        buf.extend_from_slice(&bytes[start..i]);
+        if esc == b'u' {
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[(b >> 4) as usize]);
+            buf.push(HEX[(b & 0xf) as usize]);
+        } else {
+            buf.push(b'\\');
+            buf.push(esc);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+pub(crate) fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
+}
+
+/// Writes `f` as JavaScript's `Number.prototype.toString` (NaN/infinities: `null`).
+pub(crate) fn write_js_f64(buf: &mut Vec<u8>, f: f64) {
+    if !f.is_finite() {
+        buf.extend_from_slice(b"null");
+    } else if f == 0.0 {
+        buf.push(b'0');
+    } else if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        if f < 0.0 {
+            buf.push(b'-');
+        }
+        write_u64(buf, f.abs() as u64);
+    } else {
+        let mut tmp = [0u8; 48];
+        let len = exp_repr(&mut tmp, format_args!("{:e}", f.abs()));
+        write_js_from_exp(buf, f < 0.0, &tmp[..len]);
+    }
+}
+
+/// Writes an `f32` with its own shortest digits, in JavaScript's number form.
+pub(crate) fn write_js_f32(buf: &mut Vec<u8>, f: f32) {
+    if !f.is_finite() {
+        buf.extend_from_slice(b"null");
+    } else if f == 0.0 {
+        buf.push(b'0');
+    } else {
+        let mut tmp = [0u8; 48];
+        let len = exp_repr(&mut tmp, format_args!("{:e}", f.abs()));
+        write_js_from_exp(buf, f < 0.0, &tmp[..len]);
+    }
+}
+
+fn exp_repr(tmp: &mut [u8; 48], args: fmt::Arguments<'_>) -> usize {
+    use std::io::Write;
+    let mut cursor: &mut [u8] = &mut tmp[..];
+    let before = cursor.len();
+    // 48 bytes always hold "d.ddddddddddddddddde-324".
+    let _ = cursor.write_fmt(args);
+    before - cursor.len()
+}
+
+/// `repr` is Rust's shortest `{:e}` form (`1.5e-7`, `1e21`); apply the rules of
+/// ECMAScript Number::toString (radix 10).
+fn write_js_from_exp(buf: &mut Vec<u8>, negative: bool, repr: &[u8]) {
+    let e_pos = repr.iter().position(|&c| c == b'e').unwrap_or(repr.len());
+    let (mantissa, exp) = repr.split_at(e_pos);
+    let exp: i32 = std::str::from_utf8(exp.get(1..).unwrap_or(b"0"))
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut digits = [0u8; 40];
+    let mut k = 0;
+    for &c in mantissa {
+        if c.is_ascii_digit() && k < digits.len() {
+            digits[k] = c;
+            k += 1;
+        }
+    }
+    let digits = &digits[..k];
+    let k = k as i32;
+    let n = exp + 1;
+    if negative {
+        buf.push(b'-');
+    }
+    if k <= n && n <= 21 {
+        buf.extend_from_slice(digits);
+        buf.extend(std::iter::repeat_n(b'0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        buf.extend_from_slice(&digits[..n as usize]);
+        buf.push(b'.');
+        buf.extend_from_slice(&digits[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        buf.extend_from_slice(b"0.");
+        buf.extend(std::iter::repeat_n(b'0', (-n) as usize));
+        buf.extend_from_slice(digits);
+    } else {
+        buf.push(digits[0]);
+        if k > 1 {
+            buf.push(b'.');
+            buf.extend_from_slice(&digits[1..]);
+        }
+        buf.push(b'e');
+        buf.push(if n - 1 < 0 { b'-' } else { b'+' });
+        write_u64(buf, u64::from((n - 1).unsigned_abs()));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------
+
+/// The result of [`decode_json`].
+///
+/// ```
+/// use sockio::protocol::{decode_json, Decoded, Limits, Revision};
+/// let d = decode_json("451-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap();
+/// assert!(matches!(d, Decoded::NeedsAttachments(ref p) if p.expected() == 1));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// The packet is complete.
+    Complete(Packet),
+    /// A BINARY_EVENT / BINARY_ACK: its binary attachments follow as the next
+    /// binary messages; feed them to [`PartialPacket::push`].
+    NeedsAttachments(PartialPacket),
+}
+
+/// A binary packet waiting for its attachments.
+///
+/// ```
+/// use bytes::Bytes;
+/// use sockio::protocol::{decode_json, Decoded, Limits, Revision, Value};
+///
+/// let text = r#"452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+/// let Decoded::NeedsAttachments(mut partial) = decode_json(text, Revision::V5, &Limits::default()).unwrap() else {
+///     panic!("binary packet expected");
+/// };
+/// assert_eq!(partial.expected(), 2);
+/// assert!(partial.push(Bytes::from_static(&[1, 2, 3])).unwrap().is_none());
+/// let packet = partial.push(Bytes::from_static(&[4, 5, 6])).unwrap().expect("complete");
+/// assert_eq!(packet.args(), &[Value::Binary(vec![1, 2, 3]), Value::Binary(vec![4, 5, 6])]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartialPacket {
+    packet: Option<Packet>,
+    expected: usize,
+    buffers: Vec<Bytes>,
+    /// How many placeholders refer to each attachment.
+    refs: Vec<u32>,
+}
+
+impl PartialPacket {
+    /// How many attachments the packet declared in all.
+    ///
+    /// ```
+    /// # use sockio::protocol::{decode_json, Decoded, Limits, Revision};
+    /// # let Decoded::NeedsAttachments(p) = decode_json("461-3[{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
+    /// assert_eq!(p.expected(), 1);
+    /// ```
+    pub fn expected(&self) -> usize {
+        self.expected
+    }
+
+    /// How many attachments are still to come.
+    ///
+    /// ```
+    /// # use sockio::protocol::{decode_json, Decoded, Limits, Revision};
+    /// # let Decoded::NeedsAttachments(p) = decode_json("461-3[{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
+    /// assert_eq!(p.remaining(), 1);
+    /// ```
+    pub fn remaining(&self) -> usize {
+        self.expected - self.buffers.len()
+    }
+
+    /// The packet with its placeholders still in place (kind, namespace, id and
+    /// event name are already known).
+    ///
+    /// ```
+    /// # use sockio::protocol::{decode_json, Decoded, Limits, Revision};
+    /// # let Decoded::NeedsAttachments(p) = decode_json("451-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
+    /// assert_eq!(p.packet().unwrap().event_name(), Some("up"));
+    /// ```
+    pub fn packet(&self) -> Option<&Packet> {
+        self.packet.as_ref()
+    }
+
+    /// Adds the next attachment. Returns the complete packet, with every
+    /// placeholder (at any depth) replaced by [`Value::Binary`], when this was
+    /// the last one; `None` while more are expected.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::UnexpectedAttachment`] once the packet is complete.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use sockio::protocol::{decode_json, Decoded, Limits, Revision};
+    /// # let Decoded::NeedsAttachments(mut p) = decode_json("451-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
+    /// assert!(p.push(Bytes::from_static(b"x")).unwrap().is_some());
+    /// assert!(p.push(Bytes::from_static(b"y")).is_err());
+    /// ```
+    pub fn push(&mut self, bin: Bytes) -> Result<Option<Packet>, ProtocolError> {
+        if self.packet.is_none() || self.buffers.len() >= self.expected {
+            return Err(ProtocolError::UnexpectedAttachment);
+        }
+        self.buffers.push(bin);
+        if self.buffers.len() < self.expected {
+            return Ok(None);
+        }
+        let mut packet = self
+            .packet
+            .take()
+            .ok_or(ProtocolError::UnexpectedAttachment)?;
+        let mut slots: Vec<Option<Bytes>> = std::mem::take(&mut self.buffers)
+            .into_iter()
+            .map(Some)
+            .collect();
+        if let Some(data) = &mut packet.data {
+            fill_placeholders(data, &mut slots, &mut self.refs);
+        }
+        Ok(Some(packet))
+    }
+}
+
+/// `Some(num)` when `v` is a placeholder object (`_placeholder` is `true`), with
+/// `num` checked.
+fn placeholder_num(v: &Value, expected: usize) -> Option<Result<usize, ProtocolError>> {
+    let Value::Map(m) = v else { return None };
+    let is_placeholder = m
+        .iter()
+        .any(|(k, v)| k.as_str() == Some("_placeholder") && *v == Value::Boolean(true));
+    if !is_placeholder {
+        return None;
+    }
+    let num = m
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("num"))
+        .map(|(_, v)| v);
+    let idx = match num {
+        Some(Value::Integer(i)) => i.as_u64(),
+        Some(Value::F64(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 1e15 => Some(*f as u64),
+        _ => None,
+    };
+    Some(match idx {
+        Some(i) if (i as usize) < expected && i < u64::from(u32::MAX) => Ok(i as usize),
+        Some(i) => Err(ProtocolError::InvalidPlaceholder(format!(
+            "num {i} is out of range (the packet declared {expected} attachments)"
+        ))),
+        None => Err(ProtocolError::InvalidPlaceholder(
+            "num must be a non-negative integer".into(),
+        )),
+    })
+}
+
+fn check_placeholders(v: &Value, expected: usize, refs: &mut [u32]) -> Result<(), ProtocolError> {
+    if let Some(num) = placeholder_num(v, expected) {
+        let num = num?;
+        refs[num] = refs[num].saturating_add(1);
+        return Ok(());
+    }
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .try_for_each(|x| check_placeholders(x, expected, refs)),
+        Value::Map(m) => m
+            .iter()
+            .try_for_each(|(_, x)| check_placeholders(x, expected, refs)),
+        _ => Ok(()),
+    }
+}
+
+fn fill_placeholders(v: &mut Value, slots: &mut [Option<Bytes>], refs: &mut [u32]) {
+    if let Some(Ok(num)) = placeholder_num(v, slots.len()) {
+        refs[num] = refs[num].saturating_sub(1);
+        let data = if refs[num] == 0 {
+            // last reference: take the buffer (no copy when it is not shared)
+            slots[num].take().map(Vec::from)
+        } else {
+            slots[num].as_ref().map(|b| b.to_vec())
+        };
+        *v = Value::Binary(data.unwrap_or_default());
+        return;
+    }
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(|x| fill_placeholders(x, slots, refs)),
+        Value::Map(m) => m
+            .iter_mut()
+            .for_each(|(_, x)| fill_placeholders(x, slots, refs)),
+        _ => {}
+    }
+}
+
+/// Decodes one text packet.
+///
+/// Validation follows Node's `socket.io-parser`: a known type; for binary types a
+/// count `1..=limits.max_attachments`; an ack id that fits in a `u64`; JSON that
+/// parses entirely; CONNECT data an object or absent, DISCONNECT no data,
+/// CONNECT_ERROR an object or a string, EVENT an array whose first element is a
+/// string not in [`RESERVED_EVENTS`](super::RESERVED_EVENTS), ACK an array (an ACK
+/// without data is taken as no arguments). Placeholders are checked when the text
+/// arrives (each `num` must name a declared attachment).
+///
+/// With [`Revision::V4`], a CONNECT namespace may carry a query string
+/// (`40/private?token=secret,`): the namespace is `/private` and, when the packet
+/// has no JSON data, its data is the query as a map of strings (url-decoded,
+/// `+` is a space; a repeated key gives an array), which the server treats as the
+/// auth object.
+///
+/// # Errors
+///
+/// A [`ProtocolError`] for anything malformed; the server should close the
+/// connection.
+///
+/// ```
+/// use sockio::protocol::{decode_json, Decoded, Limits, Packet, Revision, Value};
+///
+/// let limits = Limits::default();
+/// let Decoded::Complete(p) = decode_json("40/custom,{\"token\":\"abc\"}", Revision::V5, &limits).unwrap() else { panic!() };
+/// assert_eq!(p.nsp, "/custom");
+/// assert_eq!(p.data.unwrap()["token"], Value::from("abc"));
+///
+/// let Decoded::Complete(p) = decode_json("40/private?token=secret,", Revision::V4, &limits).unwrap() else { panic!() };
+/// assert_eq!(p.nsp, "/private");
+/// assert_eq!(p.data.unwrap()["token"], Value::from("secret"));
+///
+/// assert!(decode_json("42abc[\"x\"]", Revision::V5, &limits).is_err());
+/// ```
+pub fn decode_json(text: &str, rev: Revision, limits: &Limits) -> Result<Decoded, ProtocolError> {
+    let b = text.as_bytes();
+    let first = *b.first().ok_or(ProtocolError::Empty)?;
+    let (kind, binary) = match first {
+        b'0'..=b'4' => (
+            PacketKind::from_code(u64::from(first - b'0')).unwrap_or(PacketKind::Event),
+            false,
+        ),
+        b'5' => (PacketKind::Event, true),
+        b'6' => (PacketKind::Ack, true),
+        _ => {
+            let c = text.chars().next().unwrap_or('\0');
+            return Err(ProtocolError::UnknownType(c.to_string()));
+        }
+    };
+    let mut i = 1;
+    let mut attachments = 0usize;
+    if binary {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start || b.get(i) != Some(&b'-') {
+            return Err(ProtocolError::InvalidAttachmentCount);
+        }
+        let count = text[start..i].parse::<usize>().unwrap_or(usize::MAX);
+        if count == 0 {
+            return Err(ProtocolError::InvalidAttachmentCount);
+        }
+        if count > limits.max_attachments {
+            return Err(ProtocolError::TooManyAttachments {
+                count,
+                max: limits.max_attachments,
+            });
+        }
+        attachments = count;
+        i += 1;
+    }
+    let mut nsp = "/";
+    if b.get(i) == Some(&b'/') {
+        let rest = &text[i..];
+        match rest.find(',') {
+            Some(p) => {
+                nsp = &rest[..p];
+                i += p + 1;
+            }
+            None => {
+                nsp = rest;
+                i = b.len();
+            }
+        }
+    }
+    let mut id = None;
+    let start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i > start {
+        id = Some(
+            text[start..i]
+                .parse::<u64>()
+                .map_err(|_| ProtocolError::InvalidAckId)?,
+        );
+    }
+    let rest = &text[i..];
+    let mut data = if rest.is_empty() {
+        None
+    } else {
+        Some(parse_json_value(rest, limits.max_depth)?)
+    };
+    let mut nsp = nsp.to_owned();
+    if rev == Revision::V4 && kind == PacketKind::Connect {
+        if let Some(q) = nsp.find('?') {
+            if data.is_none() {
+                data = Some(parse_query(&nsp[q + 1..]));
+            }
+            nsp.truncate(q);
+        }
+    }
+    validate(kind, &mut data)?;
+    let packet = Packet {
+        kind,
+        nsp,
+        id,
+        data,
+    };
+    if !binary {
+        return Ok(Decoded::Complete(packet));
+    }
+    let mut refs = vec![0u32; attachments];
+    if let Some(d) = &packet.data {
+        check_placeholders(d, attachments, &mut refs)?;
+    }
+    Ok(Decoded::NeedsAttachments(PartialPacket {
+        packet: Some(packet),
+        expected: attachments,
+        buffers: Vec::with_capacity(attachments),
+        refs,
+    }))
+}
+
+/// Parses a whole JSON document into a [`Value`], keeping key order and capping
+/// the nesting depth.
+pub(crate) fn parse_json_value(json: &str, max_depth: usize) -> Result<Value, ProtocolError> {
+    let too_deep = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_str(json);
+    let seed = ValueSeed {
+        depth: 0,
+        max_depth,
+        too_deep: &too_deep,
+    };
+    let result = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    match result {
+        Ok(v) => Ok(v),
+        Err(_) if too_deep.get() => Err(ProtocolError::TooDeep { max: max_depth }),
+        Err(e) => Err(ProtocolError::Json(e)),
+    }
+}
+
+/// Builds a [`Value`] from any self-describing deserializer, with a depth cap.
+#[derive(Clone, Copy)]
+struct ValueSeed<'a> {
+    depth: usize,
+    max_depth: usize,
+    too_deep: &'a Cell<bool>,
+}
+
+impl ValueSeed<'_> {
+    fn enter<E: de::Error>(self) -> Result<Self, E> {
+        if self.depth >= self.max_depth {
+            self.too_deep.set(true);
+            return Err(E::custom("payload nested too deeply"));
+        }
+        Ok(ValueSeed {
+            depth: self.depth + 1,
+            ..self
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Boolean(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::F64(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
+        Ok(Value::Binary(v.to_vec()))
+    }
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Binary(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let child = self.enter()?;
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(v) = seq.next_element_seed(child)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let child = self.enter()?;
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(child)?;
+            out.push((Value::from(k), v));
+        }
+        Ok(Value::Map(out))
+    }
+}
+
+/// Parses `a=1&b=x+y` into a map of strings, like Node's `querystring.parse`.
+fn parse_query(q: &str) -> Value {
+    let mut out: Vec<(Value, Value)> = Vec::new();
+    for part in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let k = url_decode(k);
+        let v = Value::from(url_decode(v));
+        match out
+            .iter_mut()
+            .find(|(key, _)| key.as_str() == Some(k.as_str()))
+        {
+            Some((_, Value::Array(items))) => items.push(v),
+            Some((_, existing)) => {
+                let first = std::mem::replace(existing, Value::Nil);
+                *existing = Value::Array(vec![first, v]);
+            }
+            None => out.push((Value::from(k), v)),
+        }
+    }
+    Value::Map(out)
+}
+
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,471 @@
+//! The msgpack parser (`socket.io-msgpack-parser` 3.x, built on notepack.io): one
+//! packet is one msgpack map `{type, nsp, data?, id?}`.
+
+use super::packet::validate;
+use super::{Limits, Packet, PacketKind, ProtocolError, Value};
+
+/// Encodes `packet` as one msgpack map, as `socket.io-msgpack-parser` does.
+///
+/// Keys are written in the order `type`, `nsp`, `data` (when present), `id`
+/// (only when there is one: the JavaScript decoder rejects `id: nil`). `nsp` is
+/// always written, `"/"` included. Binaries stay inline as msgpack `bin` (there
+/// are no BINARY_EVENT / BINARY_ACK types here). Numbers are written like
+/// notepack writes them: integers (and floats with an integral value, as
+/// JavaScript does not tell them apart) in their smallest form, other floats as
+/// float64 (an `f32` stays a float32).
+///
+/// ```
+/// use sockio::protocol::{encode_msgpack, Packet, Value};
+/// let bytes = encode_msgpack(&Packet::event("/", "a", vec![Value::from(300)], None));
+/// assert_eq!(
+///     bytes,
+///     [&[0x83, 0xa4][..], b"type", &[0x02, 0xa3], b"nsp", &[0xa1, b'/', 0xa4], b"data",
+///      &[0x92, 0xa1, b'a', 0xcd, 0x01, 0x2c]].concat()
+/// );
+/// ```
+pub fn encode_msgpack(packet: &Packet) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(32);
+    encode_msgpack_to(&mut buf, packet);
+    buf
+}
+
+/// Like [`encode_msgpack`], appending to `buf`.
+///
+/// ```
+/// use sockio::protocol::{encode_msgpack, encode_msgpack_to, Packet};
+/// let mut buf = Vec::new();
+/// encode_msgpack_to(&mut buf, &Packet::disconnect("/"));
+/// assert_eq!(buf, encode_msgpack(&Packet::disconnect("/")));
+/// ```
+pub fn encode_msgpack_to(buf: &mut Vec<u8>, packet: &Packet) {
+    let len = 2 + usize::from(packet.data.is_some()) + usize::from(packet.id.is_some());
+    write_map_len(buf, len);
+    write_str(buf, "type");
+    write_uint(buf, u64::from(packet.kind.code()));
+    write_str(buf, "nsp");
+    write_str(
+        buf,
+        if packet.nsp.is_empty() {
+            "/"
+        } else {
+            &packet.nsp
+        },
+    );
+    if let Some(data) = &packet.data {
+        write_str(buf, "data");
+        write_value(buf, data);
+    }
+    if let Some(id) = packet.id {
+        write_str(buf, "id");
+        write_uint(buf, id);
+    }
+}
+
+fn write_uint(buf: &mut Vec<u8>, n: u64) {
+    if n < 0x80 {
+        buf.push(n as u8);
+    } else if n < 0x100 {
+        buf.extend_from_slice(&[0xcc, n as u8]);
+    } else if n < 0x1_0000 {
+        buf.push(0xcd);
+        buf.extend_from_slice(&(n as u16).to_be_bytes());
+    } else if n < 0x1_0000_0000 {
+        buf.push(0xce);
+        buf.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        buf.push(0xcf);
+        buf.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn write_int(buf: &mut Vec<u8>, n: i64) {
+    if n >= 0 {
+        write_uint(buf, n as u64);
+    } else if n >= -0x20 {
+        buf.push(n as u8);
+    } else if n >= -0x80 {
+        buf.extend_from_slice(&[0xd0, n as u8]);
+    } else if n >= -0x8000 {
+        buf.push(0xd1);
+        buf.extend_from_slice(&(n as i16).to_be_bytes());
+    } else if n >= -0x8000_0000 {
+        buf.push(0xd2);
+        buf.extend_from_slice(&(n as i32).to_be_bytes());
+    } else {
+        buf.push(0xd3);
+        buf.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+/// Writes an integral float as an integer when it fits; `false` otherwise.
+fn write_integral(buf: &mut Vec<u8>, f: f64) -> bool {
+    if !f.is_finite() || f.fract() != 0.0 {
+        return false;
+    }
+    if (0.0..18_446_744_073_709_551_616.0).contains(&f) || f == 0.0 {
+        write_uint(buf, f as u64);
+        true
+    } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+        write_int(buf, f as i64);
+        true
+    } else {
+        false
+    }
+}
+
+fn write_len(
+    buf: &mut Vec<u8>,
+    len: usize,
+    fix: Option<(u8, usize)>,
+    m8: Option<u8>,
+    m16: u8,
+    m32: u8,
+) {
+    match fix {
+        Some((base, max)) if len < max => buf.push(base | len as u8),
+        _ => {
+            if let (Some(m), true) = (m8, len < 0x100) {
+                buf.extend_from_slice(&[m, len as u8]);
+            } else if len < 0x1_0000 {
+                buf.push(m16);
+                buf.extend_from_slice(&(len as u16).to_be_bytes());
+            } else {
+                buf.push(m32);
+                buf.extend_from_slice(&(len as u32).to_be_bytes());
+            }
+        }
+    }
+}
+
+fn write_map_len(buf: &mut Vec<u8>, len: usize) {
+    write_len(buf, len, Some((0x80, 16)), None, 0xde, 0xdf);
+}
+
+fn write_str_bytes(buf: &mut Vec<u8>, s: &[u8]) {
+    write_len(buf, s.len(), Some((0xa0, 32)), Some(0xd9), 0xda, 0xdb);
+    buf.extend_from_slice(s);
+}
+
+fn write_str(buf: &mut Vec<u8>, s: &str) {
+    write_str_bytes(buf, s.as_bytes());
+}
+
+fn write_value(buf: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Nil => buf.push(0xc0),
+        Value::Boolean(b) => buf.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Integer(i) => match (i.as_u64(), i.as_i64()) {
+            (Some(u), _) => write_uint(buf, u),
+            (None, Some(n)) => write_int(buf, n),
+            (None, None) => buf.push(0xc0),
+        },
+        Value::F32(f) => {
+            if !write_integral(buf, f64::from(*f)) {
+                buf.push(0xca);
+                buf.extend_from_slice(&f.to_be_bytes());
+            }
+        }
+        Value::F64(f) => {
+            if !write_integral(buf, *f) {
+                buf.push(0xcb);
+                buf.extend_from_slice(&f.to_be_bytes());
+            }
+        }
+        Value::String(s) => write_str_bytes(buf, s.as_bytes()),
+        Value::Binary(b) => {
+            write_len(buf, b.len(), None, Some(0xc4), 0xc5, 0xc6);
+            buf.extend_from_slice(b);
+        }
+        Value::Array(a) => {
+            write_len(buf, a.len(), Some((0x90, 16)), None, 0xdc, 0xdd);
+            for item in a {
+                write_value(buf, item);
+            }
+        }
+        Value::Map(m) => {
+            write_map_len(buf, m.len());
+            for (k, item) in m {
+                write_value(buf, k);
+                write_value(buf, item);
+            }
+        }
+        Value::Ext(tag, data) => {
+            let fixed = match data.len() {
+                1 => Some(0xd4),
+                2 => Some(0xd5),
+                4 => Some(0xd6),
+                8 => Some(0xd7),
+                16 => Some(0xd8),
+                _ => None,
+            };
+            match fixed {
+                Some(m) => buf.push(m),
+                None => write_len(buf, data.len(), None, Some(0xc7), 0xc8, 0xc9),
+            }
+            buf.push(*tag as u8);
+            buf.extend_from_slice(data);
+        }
+    }
+}
+
+/// Decodes one msgpack packet.
+///
+/// Accepts any key order, every integer and float width (an integral float is
+/// taken as an integer where one is required), extra keys (ignored), and
+/// notepack's `undefined` (fixext 1 `d4 00 00`) anywhere, read as
+/// [`Value::Nil`] (`id: nil` is taken as no id). `type` must be 0 to 4, `nsp` a
+/// string, and the data must have the shape its type requires (the same rules
+/// as [`decode_json`](super::decode_json)). Bytes after the map are an error.
+///
+/// # Errors
+///
+/// A [`ProtocolError`] for anything malformed; never panics.
+///
+/// ```
+/// use sockio::protocol::{decode_msgpack, encode_msgpack, Limits, Packet, Value};
+/// let p = Packet::ack("/", vec![Value::Binary(vec![1, 2]), Value::Nil], 9);
+/// assert_eq!(decode_msgpack(&encode_msgpack(&p), &Limits::default()).unwrap(), p);
+/// assert!(decode_msgpack(&[0xc1], &Limits::default()).is_err());
+/// ```
+pub fn decode_msgpack(data: &[u8], limits: &Limits) -> Result<Packet, ProtocolError> {
+    if data.is_empty() {
+        return Err(ProtocolError::Empty);
+    }
+    let mut r = Reader {
+        b: data,
+        pos: 0,
+        max_depth: limits.max_depth,
+    };
+    let marker = r.u8()?;
+    let len = match marker {
+        0x80..=0x8f => usize::from(marker & 0x0f),
+        0xde => usize::from(r.u16()?),
+        0xdf => r.u32()? as usize,
+        _ => return Err(ProtocolError::Msgpack("a packet must be a map".into())),
+    };
+    let mut kind = None;
+    let mut nsp = None;
+    let mut payload = None;
+    let mut id = None;
+    for _ in 0..len {
+        let key = r.value(0)?;
+        let value = r.value(0)?;
+        match key.as_str() {
+            Some("type") => kind = Some(value),
+            Some("nsp") => nsp = Some(value),
+            Some("data") => payload = Some(value),
+            Some("id") => id = Some(value),
+            _ => {}
+        }
+    }
+    if r.pos != data.len() {
+        return Err(ProtocolError::Msgpack(format!(
+            "{} trailing bytes after the packet",
+            data.len() - r.pos
+        )));
+    }
+    let kind = match kind.as_ref().and_then(as_index) {
+        Some(code) => PacketKind::from_code(code)
+            .ok_or_else(|| ProtocolError::UnknownType(code.to_string()))?,
+        None => {
+            return Err(ProtocolError::UnknownType(
+                kind.map_or_else(|| "(missing)".to_owned(), |k| k.to_string()),
+            ))
+        }
+    };
+    let nsp = match nsp {
+        Some(Value::String(s)) => s.into_str().ok_or(ProtocolError::InvalidNamespace)?,
+        _ => return Err(ProtocolError::InvalidNamespace),
+    };
+    let id = match id {
+        None | Some(Value::Nil) => None,
+        Some(v) => Some(as_index(&v).ok_or(ProtocolError::InvalidAckId)?),
+    };
+    validate(kind, &mut payload)?;
+    Ok(Packet {
+        kind,
+        nsp,
+        id,
+        data: payload,
+    })
+}
+
+/// A non-negative integer, or a float with such an integral value.
+fn as_index(v: &Value) -> Option<u64> {
+    match v {
+        Value::Integer(i) => i.as_u64(),
+        Value::F32(f) => float_index(f64::from(*f)),
+        Value::F64(f) => float_index(*f),
+        _ => None,
+    }
+}
+
+fn float_index(f: f64) -> Option<u64> {
+    (f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f)).then_some(f as u64)
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+    max_depth: usize,
+}
+
+fn eof() -> ProtocolError {
+    ProtocolError::Msgpack("unexpected end of data".into())
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
+        let end = self.pos.checked_add(n).ok_or_else(eof)?;
+        let s = self.b.get(self.pos..end).ok_or_else(eof)?;
+        self.pos = end;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ProtocolError> {
+        let s = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(s);
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8, ProtocolError> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, ProtocolError> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32, ProtocolError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64, ProtocolError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+    fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
+
+    fn string(&mut self, len: usize) -> Result<Value, ProtocolError> {
+        let s = self.take(len)?;
+        Ok(Value::from(match std::str::from_utf8(s) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(s).into_owned(),
+        }))
+    }
+
+    fn ext(&mut self, len: usize) -> Result<Value, ProtocolError> {
+        let tag = self.u8()? as i8;
+        let data = self.take(len)?;
+        // notepack's `undefined`
+        if tag == 0 && data == [0] {
+            return Ok(Value::Nil);
+        }
+        Ok(Value::Ext(tag, data.to_vec()))
+    }
+
+    fn enter(&self, depth: usize) -> Result<usize, ProtocolError> {
+        if depth >= self.max_depth {
+            return Err(ProtocolError::TooDeep {
+                max: self.max_depth,
+            });
+        }
+        Ok(depth + 1)
+    }
+
+    fn seq(&mut self, len: usize, depth: usize) -> Result<Value, ProtocolError> {
+        let depth = self.enter(depth)?;
+        let mut out = Vec::with_capacity(len.min(self.remaining()));
+        for _ in 0..len {
+            out.push(self.value(depth)?);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn map(&mut self, len: usize, depth: usize) -> Result<Value, ProtocolError> {
+        let depth = self.enter(depth)?;
+        let mut out = Vec::with_capacity(len.min(self.remaining() / 2));
+        for _ in 0..len {
+            let k = self.value(depth)?;
+            let v = self.value(depth)?;
+            out.push((k, v));
+        }
+        Ok(Value::Map(out))
+    }
+
+    /// Reads one value; `depth` = number of enclosing arrays/maps of the payload.
+    fn value(&mut self, depth: usize) -> Result<Value, ProtocolError> {
+        let m = self.u8()?;
+        Ok(match m {
+            0x00..=0x7f => Value::from(m),
+            0x80..=0x8f => return self.map(usize::from(m & 0x0f), depth),
+            0x90..=0x9f => return self.seq(usize::from(m & 0x0f), depth),
+            0xa0..=0xbf => return self.string(usize::from(m & 0x1f)),
+            0xc0 => Value::Nil,
+            0xc1 => return Err(ProtocolError::Msgpack("reserved marker 0xc1".into())),
+            0xc2 => Value::Boolean(false),
+            0xc3 => Value::Boolean(true),
+            0xc4..=0xc6 => {
+                let len = match m {
+                    0xc4 => usize::from(self.u8()?),
+                    0xc5 => usize::from(self.u16()?),
+                    _ => self.u32()? as usize,
+                };
+                Value::Binary(self.take(len)?.to_vec())
+            }
+            0xc7 => {
+                let len = usize::from(self.u8()?);
+                return self.ext(len);
+            }
+            0xc8 => {
+                let len = usize::from(self.u16()?);
+                return self.ext(len);
+            }
+            0xc9 => {
+                let len = self.u32()? as usize;
+                return self.ext(len);
+            }
+            0xca => Value::F32(f32::from_be_bytes(self.array()?)),
+            0xcb => Value::F64(f64::from_be_bytes(self.array()?)),
+            0xcc => Value::from(self.u8()?),
+            0xcd => Value::from(self.u16()?),
+            0xce => Value::from(self.u32()?),
+            0xcf => Value::from(self.u64()?),
+            0xd0 => Value::from(self.u8()? as i8),
+            0xd1 => Value::from(self.u16()? as i16),
+            0xd2 => Value::from(self.u32()? as i32),
+            0xd3 => Value::from(self.u64()? as i64),
+            0xd4 => return self.ext(1),
+            0xd5 => return self.ext(2),
+            0xd6 => return self.ext(4),
+            0xd7 => return self.ext(8),
+            0xd8 => return self.ext(16),
+            0xd9 => {
+                let len = usize::from(self.u8()?);
+                return self.string(len);
+            }
+            0xda => {
+                let len = usize::from(self.u16()?);
+                return self.string(len);
+            }
+            0xdb => {
+                let len = self.u32()? as usize;
+                return self.string(len);
+            }
+            0xdc => {
+                let len = usize::from(self.u16()?);
+                return self.seq(len, depth);
+            }
+            0xdd => {
+                let len = self.u32()? as usize;
+                return self.seq(len, depth);
+            }
+            0xde => {
+                let len = usize::from(self.u16()?);
+                return self.map(len, depth);
+            }
+            0xdf => {
+                let len = self.u32()? as usize;
+                return self.map(len, depth);
+            }
+            0xe0..=0xff => Value::from(m as i8),
+        })
+    }
+}
