@@ -1,11 +1,36 @@
-//! Engine options (CONTRACT: builder method names used by `sockio`; STUB to be completed).
+//! Engine options: [`EngineConfig`] and its builder, [`Cors`] and [`CookieConfig`].
+//!
+//! This module only describes and validates options; it does no I/O. The
+//! defaults are those of the Node.js `engine.io` 6.x server, plus two bounds of
+//! our own (`max_packets_per_poll`, `max_buffered_packets`).
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::TransportKind;
 
+/// The hook type of [`EngineConfigBuilder::allow_request`].
+pub(crate) type AllowRequestFn =
+    Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync + 'static>;
+
 /// Validated engine options. Build with [`EngineConfig::builder`].
-#[derive(Clone, Debug)]
+///
+/// ```
+/// use std::time::Duration;
+/// use sockio_engine::{Cors, EngineConfig};
+///
+/// let config = EngineConfig::builder()
+///     .path("/engine.io")
+///     .ping_interval(Duration::from_millis(300))
+///     .ping_timeout(Duration::from_millis(200))
+///     .cors(Cors::any())
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.path, "/engine.io/");
+/// assert_eq!(config.max_payload, 1_000_000);
+/// ```
+#[derive(Clone)]
 pub struct EngineConfig {
     /// Request path the engine answers, with a trailing slash (default `/engine.io/`).
     pub path: String,
@@ -27,23 +52,314 @@ pub struct EngineConfig {
     pub upgrade_timeout: Duration,
     /// Accept Engine.IO v3 clients (default false).
     pub allow_eio3: bool,
+    /// CORS policy (default none: no CORS headers, no preflight answer).
+    pub cors: Option<Cors>,
+    /// Session cookie set on the handshake response (default none).
+    pub cookie: Option<CookieConfig>,
+    /// Compress polling responses with gzip or deflate (default true).
+    pub http_compression: bool,
+    /// Smallest polling response compressed, in bytes (default 1024).
+    pub compression_threshold: usize,
+    /// WebSocket permessage-deflate (default false; `true` is not supported yet).
+    pub per_message_deflate: bool,
+    pub(crate) allow_request: Option<AllowRequestFn>,
 }
 
-/// Builder for [`EngineConfig`].
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("path", &self.path)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("max_packets_per_poll", &self.max_packets_per_poll)
+            .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("transports", &self.transports)
+            .field("allow_upgrades", &self.allow_upgrades)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("allow_eio3", &self.allow_eio3)
+            .field("cors", &self.cors)
+            .field("cookie", &self.cookie)
+            .field("http_compression", &self.http_compression)
+            .field("compression_threshold", &self.compression_threshold)
+            .field("per_message_deflate", &self.per_message_deflate)
+            .field("allow_request", &self.allow_request.is_some())
+            .finish()
+    }
+}
+
+impl Default for EngineConfig {
+    /// The Node.js defaults (see the field docs).
+    fn default() -> Self {
+        EngineConfig {
+            path: "/engine.io/".to_owned(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            max_packets_per_poll: 16,
+            max_buffered_packets: 1024,
+            transports: vec![TransportKind::Polling, TransportKind::WebSocket],
+            allow_upgrades: true,
+            upgrade_timeout: Duration::from_millis(10_000),
+            allow_eio3: false,
+            cors: None,
+            cookie: None,
+            http_compression: true,
+            compression_threshold: 1024,
+            per_message_deflate: false,
+            allow_request: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// A builder starting from the defaults.
+    pub fn builder() -> EngineConfigBuilder {
+        EngineConfigBuilder::default()
+    }
+
+    /// Whether the transport is enabled.
+    pub fn accepts(&self, kind: TransportKind) -> bool {
+        self.transports.contains(&kind)
+    }
+}
+
+/// Builder for [`EngineConfig`]; [`EngineConfigBuilder::build`] validates.
 #[derive(Clone, Debug, Default)]
-pub struct EngineConfigBuilder {}
+pub struct EngineConfigBuilder {
+    config: EngineConfig,
+}
+
+impl EngineConfigBuilder {
+    /// Request path (default `/engine.io/`); must start with `/`. A trailing
+    /// slash is added when missing.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.config.path = path.into();
+        self
+    }
+    /// Interval between pings (default 25 s).
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.config.ping_interval = d;
+        self
+    }
+    /// How long to wait for a pong (default 20 s).
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.config.ping_timeout = d;
+        self
+    }
+    /// Largest accepted payload, polling body or WebSocket message (default 1,000,000).
+    pub fn max_payload(mut self, bytes: u64) -> Self {
+        self.config.max_payload = bytes;
+        self
+    }
+    /// Most packets in one polling response (default 16); the rest wait for the next GET.
+    pub fn max_packets_per_poll(mut self, n: usize) -> Self {
+        self.config.max_packets_per_poll = n;
+        self
+    }
+    /// Outgoing queue length per session (default 1024).
+    pub fn max_buffered_packets(mut self, n: usize) -> Self {
+        self.config.max_buffered_packets = n;
+        self
+    }
+    /// Enabled transports (default both).
+    pub fn transports(mut self, t: impl IntoIterator<Item = TransportKind>) -> Self {
+        let mut v: Vec<TransportKind> = Vec::new();
+        for k in t {
+            if !v.contains(&k) {
+                v.push(k);
+            }
+        }
+        self.config.transports = v;
+        self
+    }
+    /// Whether polling sessions may upgrade to WebSocket (default true).
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.config.allow_upgrades = allow;
+        self
+    }
+    /// How long an upgrade may take (default 10 s).
+    pub fn upgrade_timeout(mut self, d: Duration) -> Self {
+        self.config.upgrade_timeout = d;
+        self
+    }
+    /// Accept Engine.IO v3 clients, socket.io-client 1.x/2.x (default false).
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.config.allow_eio3 = allow;
+        self
+    }
+    /// CORS policy (default: none).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.config.cors = Some(cors);
+        self
+    }
+    /// Set a cookie holding the sid on the polling handshake response (default: none).
+    pub fn cookie(mut self, cookie: CookieConfig) -> Self {
+        self.config.cookie = Some(cookie);
+        self
+    }
+    /// A check run on every handshake request: `Err(message)` refuses it with
+    /// HTTP 403 `{"code":4,"message":<message>}` (`"Forbidden"` when empty).
+    pub fn allow_request(
+        mut self,
+        f: impl Fn(&http::request::Parts) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.config.allow_request = Some(Arc::new(f));
+        self
+    }
+    /// Compress polling responses per `Accept-Encoding` (gzip, deflate) (default true).
+    pub fn http_compression(mut self, on: bool) -> Self {
+        self.config.http_compression = on;
+        self
+    }
+    /// Smallest polling response that is compressed, in bytes (default 1024).
+    pub fn compression_threshold(mut self, bytes: usize) -> Self {
+        self.config.compression_threshold = bytes;
+        self
+    }
+    /// WebSocket permessage-deflate (default false). `true` makes
+    /// [`build`](Self::build) fail: the WebSocket library has no support for it yet.
+    pub fn per_message_deflate(mut self, on: bool) -> Self {
+        self.config.per_message_deflate = on;
+        self
+    }
+
+    /// Validates the options.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sockio_engine::EngineConfig;
+    /// let err = EngineConfig::builder().ping_interval(Duration::ZERO).build().unwrap_err();
+    /// assert!(err.to_string().contains("ping_interval"));
+    /// ```
+    pub fn build(self) -> Result<EngineConfig, ConfigError> {
+        let mut c = self.config;
+        let err = |m: &str| Err(ConfigError(m.to_owned()));
+        if !c.path.starts_with('/') {
+            return Err(ConfigError(format!(
+                "path {:?} must start with '/', e.g. \"/engine.io/\"",
+                c.path
+            )));
+        }
+        if c.path.contains('?') || c.path.contains('#') {
+            return err("path must not contain '?' or '#': give the path only");
+        }
+        if !c.path.ends_with('/') {
+            c.path.push('/');
+        }
+        if c.ping_interval.is_zero() {
+            return err("ping_interval must be greater than zero (Node's default is 25 s)");
+        }
+        if c.ping_timeout.is_zero() {
+            return err("ping_timeout must be greater than zero (Node's default is 20 s)");
+        }
+        if c.upgrade_timeout.is_zero() {
+            return err("upgrade_timeout must be greater than zero (Node's default is 10 s)");
+        }
+        if c.max_payload == 0 {
+            return err("max_payload must be greater than zero (Node's default is 1000000)");
+        }
+        if c.max_packets_per_poll == 0 {
+            return err("max_packets_per_poll must be at least 1 (default 16)");
+        }
+        if c.max_buffered_packets == 0 {
+            return err("max_buffered_packets must be at least 1 (default 1024)");
+        }
+        if c.transports.is_empty() {
+            return err("transports must name at least one transport (polling and/or websocket)");
+        }
+        if c.per_message_deflate {
+            return err(
+                "per_message_deflate is not supported yet (the WebSocket library lacks it); \
+                 leave it off (Node's default is off too)",
+            );
+        }
+        Ok(c)
+    }
+}
 
 /// An invalid option.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid engine option: {0}")]
 pub struct ConfigError(pub String);
 
-/// Cookie options.
-#[derive(Clone, Debug)]
-pub struct CookieConfig {}
+/// Cookie options: the cookie carries the sid, for sticky sessions behind a
+/// load balancer. Set on the polling handshake response only, as Node does.
+///
+/// ```
+/// use sockio_engine::{CookieConfig, SameSite};
+/// let c = CookieConfig { name: "sid".into(), ..CookieConfig::default() };
+/// assert_eq!(c.path, "/");
+/// assert!(c.http_only);
+/// assert_eq!(c.same_site, Some(SameSite::Lax));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieConfig {
+    /// Cookie name (default `io`).
+    pub name: String,
+    /// `Path` attribute (default `/`; `None` for no attribute).
+    pub path: Option<String>,
+    /// `HttpOnly` (default true).
+    pub http_only: bool,
+    /// `SameSite` (default `Lax`).
+    pub same_site: Option<SameSite>,
+    /// `Secure` (default false).
+    pub secure: bool,
+    /// `Max-Age` in seconds (default none: a session cookie).
+    pub max_age: Option<u64>,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        CookieConfig {
+            name: "io".to_owned(),
+            path: Some("/".to_owned()),
+            http_only: true,
+            same_site: Some(SameSite::Lax),
+            secure: false,
+            max_age: None,
+        }
+    }
+}
+
+impl CookieConfig {
+    /// The defaults with another cookie name.
+    pub fn named(name: impl Into<String>) -> Self {
+        CookieConfig {
+            name: name.into(),
+            ..CookieConfig::default()
+        }
+    }
+
+    /// The `Set-Cookie` value, attributes in the order of the npm `cookie` package.
+    pub(crate) fn header_value(&self, sid: &str) -> String {
+        let mut s = format!("{}={}", self.name, sid);
+        if let Some(age) = self.max_age {
+            s.push_str(&format!("; Max-Age={age}"));
+        }
+        if let Some(p) = &self.path {
+            s.push_str("; Path=");
+            s.push_str(p);
+        }
+        if self.http_only {
+            s.push_str("; HttpOnly");
+        }
+        if let Some(ss) = self.same_site {
+            s.push_str(match ss {
+                SameSite::Strict => "; SameSite=Strict",
+                SameSite::Lax => "; SameSite=Lax",
+                SameSite::None => "; SameSite=None",
+            });
+        }
+        if self.secure {
+            s.push_str("; Secure");
+        }
+        s
+    }
+}
 
 /// SameSite attribute.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SameSite {
     /// Strict
     Strict,
@@ -53,6 +369,142 @@ pub enum SameSite {
     None,
 }
 
-/// CORS options.
-#[derive(Clone, Debug)]
-pub struct Cors {}
+#[derive(Clone)]
+pub(crate) enum CorsOrigin {
+    Any,
+    List(Arc<[String]>),
+    Predicate(Arc<dyn Fn(&str) -> bool + Send + Sync + 'static>),
+}
+
+/// CORS options, applied as the npm `cors` package does for Node's engine.io:
+/// `OPTIONS` preflight answered 204, `Access-Control-Allow-Origin` (`*` or the
+/// request's origin when allowed, with `Vary: Origin`), credentials, allowed
+/// headers (the request's `Access-Control-Request-Headers` reflected unless
+/// set), max age.
+///
+/// ```
+/// use std::time::Duration;
+/// use sockio_engine::Cors;
+/// let any = Cors::any();
+/// let some = Cors::origins(["https://example.com"]).credentials(true);
+/// let custom = Cors::predicate(|o| o.ends_with(".example.com"))
+///     .allowed_headers(["x-token"])
+///     .max_age(Duration::from_secs(600));
+/// # let _ = (any, some, custom);
+/// ```
+#[derive(Clone)]
+pub struct Cors {
+    pub(crate) origin: CorsOrigin,
+    pub(crate) credentials: bool,
+    pub(crate) allowed_headers: Option<Vec<String>>,
+    pub(crate) max_age: Option<Duration>,
+}
+
+impl fmt::Debug for Cors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origin = match &self.origin {
+            CorsOrigin::Any => "*".to_owned(),
+            CorsOrigin::List(l) => format!("{l:?}"),
+            CorsOrigin::Predicate(_) => "<predicate>".to_owned(),
+        };
+        f.debug_struct("Cors")
+            .field("origin", &origin)
+            .field("credentials", &self.credentials)
+            .field("allowed_headers", &self.allowed_headers)
+            .field("max_age", &self.max_age)
+            .finish()
+    }
+}
+
+impl Cors {
+    fn with(origin: CorsOrigin) -> Self {
+        Cors {
+            origin,
+            credentials: false,
+            allowed_headers: None,
+            max_age: None,
+        }
+    }
+    /// Any origin: `Access-Control-Allow-Origin: *`.
+    pub fn any() -> Self {
+        Cors::with(CorsOrigin::Any)
+    }
+    /// Only these origins (e.g. `https://example.com`), reflected when they match.
+    pub fn origins<I, S>(origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let list: Vec<String> = origins.into_iter().map(Into::into).collect();
+        Cors::with(CorsOrigin::List(list.into()))
+    }
+    /// Origins accepted by a function, reflected when it returns true.
+    pub fn predicate(f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        Cors::with(CorsOrigin::Predicate(Arc::new(f)))
+    }
+    /// Send `Access-Control-Allow-Credentials: true` (default false).
+    pub fn credentials(mut self, on: bool) -> Self {
+        self.credentials = on;
+        self
+    }
+    /// Headers allowed in preflight answers (default: reflect the request's).
+    pub fn allowed_headers<I, S>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_headers = Some(headers.into_iter().map(Into::into).collect());
+        self
+    }
+    /// `Access-Control-Max-Age` of preflight answers (default none).
+    pub fn max_age(mut self, d: Duration) -> Self {
+        self.max_age = Some(d);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_node_defaults() {
+        let c = EngineConfig::builder().build().unwrap();
+        assert_eq!(c.path, "/engine.io/");
+        assert_eq!(c.ping_interval, Duration::from_millis(25_000));
+        assert_eq!(c.ping_timeout, Duration::from_millis(20_000));
+        assert_eq!(c.max_payload, 1_000_000);
+        assert_eq!(c.upgrade_timeout, Duration::from_millis(10_000));
+        assert_eq!(
+            c.transports,
+            vec![TransportKind::Polling, TransportKind::WebSocket]
+        );
+        assert!(c.allow_upgrades && !c.allow_eio3 && c.cors.is_none() && c.cookie.is_none());
+        assert!(c.http_compression);
+        assert_eq!(c.compression_threshold, 1024);
+        assert_eq!(c.max_packets_per_poll, 16);
+        assert_eq!(c.max_buffered_packets, 1024);
+    }
+
+    #[test]
+    fn validation() {
+        let b = EngineConfig::builder;
+        assert!(b().path("x").build().is_err());
+        assert_eq!(b().path("/sock").build().unwrap().path, "/sock/");
+        assert!(b().ping_timeout(Duration::ZERO).build().is_err());
+        assert!(b().transports([]).build().is_err());
+        assert!(b().max_packets_per_poll(0).build().is_err());
+        assert!(b().max_buffered_packets(0).build().is_err());
+        assert!(b().max_payload(0).build().is_err());
+        let e = b().per_message_deflate(true).build().unwrap_err();
+        assert!(e.to_string().contains("not supported yet"));
+    }
+
+    #[test]
+    fn cookie_header() {
+        assert_eq!(
+            CookieConfig::default().header_value("abc"),
+            "io=abc; Path=/; HttpOnly; SameSite=Lax"
+        );
+    }
+}

@@ -48,6 +48,12 @@ impl Message {
         Some(Message(Repr::Text(framed)))
     }
 
+    /// A text message from bytes known to be UTF-8 and to start with `4`.
+    pub(crate) fn from_framed_text_unchecked(framed: Bytes) -> Self {
+        debug_assert!(framed.first() == Some(&b'4') && std::str::from_utf8(&framed).is_ok());
+        Message(Repr::Text(framed))
+    }
+
     /// A binary message.
     pub fn binary(data: impl Into<Bytes>) -> Self {
         Message(Repr::Binary(data.into()))
@@ -101,7 +107,10 @@ impl Message {
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            Repr::Text(_) => f.debug_tuple("Text").field(&self.as_text().unwrap_or("")).finish(),
+            Repr::Text(_) => f
+                .debug_tuple("Text")
+                .field(&self.as_text().unwrap_or(""))
+                .finish(),
             Repr::Binary(b) => f.debug_tuple("Binary").field(b).finish(),
         }
     }

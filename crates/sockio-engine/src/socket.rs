@@ -1,26 +1,78 @@
 //! The session handle given to the layer above (CONTRACT: the public signatures in
 //! this file are relied on by the `sockio` crate; internals are free to change).
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
 
+use tokio::sync::Notify;
+
+use crate::codec::Packet;
 use crate::Message;
 
 /// An Engine.IO session id: 20 characters of base64url from a CSPRNG.
+///
+/// ```
+/// use sockio_engine::Sid;
+/// let sid = Sid::random();
+/// assert_eq!(sid.as_str().len(), 20);
+/// assert_eq!(Sid::parse(sid.as_str()), Some(sid));
+/// assert_eq!(Sid::parse("too short"), None);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Sid([u8; 20]);
+
+const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 impl Sid {
     /// A new random id (CSPRNG, 120 bits, base64url alphabet).
     pub fn random() -> Self {
-        todo!()
+        use rand::RngCore;
+        let mut raw = [0u8; 15];
+        // ThreadRng is a CSPRNG (ChaCha12, seeded and reseeded from the OS).
+        rand::rng().fill_bytes(&mut raw);
+        let mut out = [0u8; 20];
+        for (i, chunk) in raw.chunks(3).enumerate() {
+            let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
+            for j in 0..4 {
+                out[i * 4 + j] = B64URL[((n >> (18 - 6 * j)) & 63) as usize];
+            }
+        }
+        Sid(out)
     }
     /// Parses an id received from a client; `None` unless it is 20 base64url characters.
     pub fn parse(s: &str) -> Option<Self> {
-        todo!()
+        let b = s.as_bytes();
+        if b.len() != 20
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+        {
+            return None;
+        }
+        let mut out = [0u8; 20];
+        out.copy_from_slice(b);
+        Some(Sid(out))
     }
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
-        todo!()
+        // Always ASCII by construction.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+    pub(crate) fn shard(&self, n: usize) -> usize {
+        (usize::from(self.0[0]) * 31 + usize::from(self.0[19])) % n
+    }
+}
+
+impl std::fmt::Debug for Sid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sid({})", self.as_str())
+    }
+}
+
+impl std::fmt::Display for Sid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -106,50 +158,233 @@ pub enum SendError {
 pub struct Socket<D> {
     /// The per-session state of the layer above.
     data: D,
-    // internals: private
+    pub(crate) shared: Shared,
+}
+
+/// Where a polling session is in its upgrade to WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Upgrade {
+    /// No WebSocket has asked to take over.
+    None,
+    /// A WebSocket is attached and waits for `2probe`.
+    Attached,
+    /// `2probe` answered: polling GETs are answered `6` at once.
+    Probed,
+    /// `5` received: the session uses the WebSocket.
+    Done,
+}
+
+/// Session state shared by the transports, the driver task and the layer above.
+pub(crate) struct Shared {
+    pub(crate) id: Sid,
+    pub(crate) protocol: ProtocolVersion,
+    /// v3 client that asked for base64 binary in polling payloads (`b64=1`).
+    pub(crate) b64: bool,
+    pub(crate) parts: http::request::Parts,
+    pub(crate) remote: Option<SocketAddr>,
+    pub(crate) state: Mutex<State>,
+    /// Wakes whoever writes to the client (a pending GET or the WebSocket task).
+    pub(crate) writer: Notify,
+    /// Wakes the session's driver task (heartbeat, close).
+    pub(crate) driver: Notify,
+    /// Held while calling the handler; `true` once `on_close` has run.
+    pub(crate) dispatch: Mutex<bool>,
+    pub(crate) max_buffered: usize,
+    pub(crate) span: tracing::Span,
+}
+
+pub(crate) struct State {
+    pub(crate) queue: VecDeque<Packet>,
+    pub(crate) transport: TransportKind,
+    pub(crate) closed: Option<DisconnectReason>,
+    pub(crate) get_pending: bool,
+    pub(crate) post_pending: bool,
+    pub(crate) upgrade: Upgrade,
+    /// A heartbeat (v4 pong, v3 ping) arrived since the driver last looked.
+    pub(crate) heartbeat: bool,
+    /// A GET collected what was left after a server-side close.
+    pub(crate) drained: bool,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn new(
+        id: Sid,
+        protocol: ProtocolVersion,
+        b64: bool,
+        transport: TransportKind,
+        parts: http::request::Parts,
+        max_buffered: usize,
+    ) -> Self {
+        let remote = parts.extensions.get::<SocketAddr>().copied();
+        let span = tracing::info_span!(
+            "eio_session",
+            sid = %id,
+            transport = if transport == TransportKind::Polling { "polling" } else { "websocket" },
+        );
+        Shared {
+            id,
+            protocol,
+            b64,
+            parts,
+            remote,
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                transport,
+                closed: None,
+                get_pending: false,
+                post_pending: false,
+                upgrade: Upgrade::None,
+                heartbeat: false,
+                drained: false,
+            }),
+            writer: Notify::new(),
+            driver: Notify::new(),
+            dispatch: Mutex::new(false),
+            max_buffered,
+            span,
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Queues messages as one group, or refuses them all.
+    pub(crate) fn push_messages(
+        &self,
+        msgs: impl ExactSizeIterator<Item = Message>,
+    ) -> Result<(), SendError> {
+        let n = msgs.len();
+        {
+            let mut st = self.state();
+            if st.closed.is_some() {
+                return Err(SendError::Closed);
+            }
+            if st.queue.len() + n > self.max_buffered {
+                drop(st);
+                tracing::warn!(parent: &self.span, "send queue full, closing the session");
+                self.close(DisconnectReason::SlowConsumer);
+                return Err(SendError::Full);
+            }
+            st.queue.extend(msgs.map(Packet::Message));
+        }
+        self.writer.notify_waiters();
+        Ok(())
+    }
+
+    /// Queues a control packet (not counted against the queue bound).
+    pub(crate) fn push_control(&self, p: Packet) {
+        {
+            let mut st = self.state();
+            if st.closed.is_some() {
+                return;
+            }
+            st.queue.push_back(p);
+        }
+        self.writer.notify_waiters();
+    }
+
+    /// Marks the session closed (once) and wakes the writer and the driver,
+    /// which removes the session and runs `on_close`.
+    pub(crate) fn close(&self, reason: DisconnectReason) -> bool {
+        {
+            let mut st = self.state();
+            if st.closed.is_some() {
+                return false;
+            }
+            st.closed = Some(reason);
+        }
+        tracing::debug!(parent: &self.span, %reason, "closing session");
+        self.writer.notify_waiters();
+        self.driver.notify_one();
+        true
+    }
+
+    /// Records a heartbeat for the driver.
+    pub(crate) fn heartbeat(&self) {
+        self.state().heartbeat = true;
+        self.driver.notify_one();
+    }
 }
 
 impl<D> Socket<D> {
+    pub(crate) fn new(data: D, shared: Shared) -> Self {
+        Socket { data, shared }
+    }
     /// The session id.
     pub fn id(&self) -> Sid {
-        todo!()
+        self.shared.id
     }
     /// The protocol revision the client asked for (`EIO=3` or `EIO=4`).
     pub fn protocol(&self) -> ProtocolVersion {
-        todo!()
+        self.shared.protocol
     }
     /// The transport in use now.
     pub fn transport(&self) -> TransportKind {
-        todo!()
+        self.shared.state().transport
     }
     /// The handshake request (method, URI with query, headers, extensions added by
     /// middlewares), without its body.
     pub fn request(&self) -> &http::request::Parts {
-        todo!()
+        &self.shared.parts
     }
     /// The peer's address, when the server put one in the request extensions.
+    ///
+    /// The engine reads a [`std::net::SocketAddr`] from the handshake request's
+    /// extensions: the server (or a middleware) must insert it, e.g.
+    /// `req.extensions_mut().insert(peer_addr)` in the hyper service function.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        todo!()
+        self.shared.remote
     }
     /// The layer above's state for this session.
     pub fn data(&self) -> &D {
         &self.data
     }
-    /// Queues one message. Never waits: a full queue gives [`SendError::Full`].
+    /// Queues one message. Never waits: a full queue gives [`SendError::Full`]
+    /// (and the session is closed with [`DisconnectReason::SlowConsumer`]).
     pub fn send(&self, msg: Message) -> Result<(), SendError> {
-        todo!()
+        self.shared.push_messages(std::iter::once(msg))
     }
     /// Queues several messages that must stay together and in order (a Socket.IO
     /// packet and its binary attachments): no other message is put between them.
     pub fn send_many(&self, msgs: Vec<Message>) -> Result<(), SendError> {
-        todo!()
+        self.shared.push_messages(msgs.into_iter())
     }
     /// Closes the session from the server side; the handler's `on_close` runs once.
     pub fn close(&self, reason: DisconnectReason) {
-        todo!()
+        self.shared.close(reason);
     }
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
-        todo!()
+        self.shared.state().closed.is_some()
+    }
+}
+
+impl<D> std::fmt::Debug for Socket<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.shared.id)
+            .field("protocol", &self.shared.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sid_is_base64url_and_unique() {
+        let a = Sid::random();
+        let b = Sid::random();
+        assert_ne!(a, b);
+        assert!(a.as_str().bytes().all(|c| B64URL.contains(&c)));
+        assert_eq!(Sid::parse(a.as_str()), Some(a));
+        assert_eq!(Sid::parse("aaaaaaaaaaaaaaaaaaa+"), None);
+        assert_eq!(Sid::parse(""), None);
     }
 }

@@ -1,0 +1,386 @@
+//! HTTP plumbing shared by the transports: query parsing, Node's error
+//! responses, CORS headers, response compression and bounded body reading.
+//! Stateless helpers; no session logic lives here.
+
+use std::io::Write as _;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Full};
+
+use crate::config::{Cors, CorsOrigin};
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Node's error codes (`Server.errors`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorCode {
+    UnknownTransport = 0,
+    UnknownSid = 1,
+    BadHandshakeMethod = 2,
+    BadRequest = 3,
+    Forbidden = 4,
+    UnsupportedProtocolVersion = 5,
+}
+
+impl ErrorCode {
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            ErrorCode::UnknownTransport => "Transport unknown",
+            ErrorCode::UnknownSid => "Session ID unknown",
+            ErrorCode::BadHandshakeMethod => "Bad handshake method",
+            ErrorCode::BadRequest => "Bad request",
+            ErrorCode::Forbidden => "Forbidden",
+            ErrorCode::UnsupportedProtocolVersion => "Unsupported protocol version",
+        }
+    }
+}
+
+/// The answer to a refused polling request, as Node's `abortRequest`:
+/// 400 (403 for Forbidden) with `{"code":N,"message":"..."}`.
+pub(crate) fn error_response(code: ErrorCode, message: Option<&str>) -> Response<Full<Bytes>> {
+    let status = if code == ErrorCode::Forbidden {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let message = message.filter(|m| !m.is_empty()).unwrap_or(code.message());
+    let body = format!(
+        "{{\"code\":{},\"message\":{}}}",
+        code as u8,
+        serde_json::Value::from(message)
+    );
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// The answer to a refused WebSocket request, as Node's `abortUpgrade`:
+/// 400 with the message as `text/html` and `Connection: close`.
+pub(crate) fn upgrade_error_response(
+    code: ErrorCode,
+    message: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let message = message.filter(|m| !m.is_empty()).unwrap_or(code.message());
+    let mut r = Response::new(Full::new(Bytes::copy_from_slice(message.as_bytes())));
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    let h = r.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r
+}
+
+pub(crate) fn status_response(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+/// The query parameters the engine reads.
+#[derive(Debug, Default)]
+pub(crate) struct Query {
+    pub(crate) eio: Option<String>,
+    pub(crate) transport: Option<String>,
+    pub(crate) sid: Option<String>,
+    pub(crate) b64: bool,
+}
+
+impl Query {
+    pub(crate) fn parse(q: Option<&str>) -> Query {
+        let mut out = Query::default();
+        for pair in q.unwrap_or("").split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_decode(v);
+            match k {
+                "EIO" if out.eio.is_none() => out.eio = Some(v),
+                "transport" if out.transport.is_none() => out.transport = Some(v),
+                "sid" if out.sid.is_none() => out.sid = Some(v).filter(|s| !s.is_empty()),
+                // Node tests the value's truthiness: any non-empty string.
+                "b64" => out.b64 = !v.is_empty(),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains(['%', '+']) {
+        return s.to_owned();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Node's `checkInvalidHeaderChar` on the Origin header.
+pub(crate) fn origin_is_invalid(headers: &HeaderMap) -> bool {
+    headers.get(header::ORIGIN).is_some_and(|v| {
+        v.as_bytes()
+            .iter()
+            .any(|&c| !(c == b'\t' || (32..=126).contains(&c) || c >= 128))
+    })
+}
+
+/// Whether the request asks for a WebSocket upgrade.
+pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let has = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    has(header::UPGRADE, "websocket") && has(header::CONNECTION, "upgrade")
+}
+
+fn append_vary(h: &mut HeaderMap, value: &'static str) {
+    h.append(header::VARY, HeaderValue::from_static(value));
+}
+
+/// Sets the origin and credentials headers (what `cors` does on every request).
+pub(crate) fn apply_cors(cors: &Cors, req: &HeaderMap, h: &mut HeaderMap) {
+    let origin = req.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match &cors.origin {
+        CorsOrigin::Any => {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+        other => {
+            let allowed = origin.filter(|o| match other {
+                CorsOrigin::List(l) => l.iter().any(|a| a == o),
+                CorsOrigin::Predicate(f) => f(o),
+                CorsOrigin::Any => true,
+            });
+            if let Some(v) = allowed.and_then(|o| HeaderValue::from_str(o).ok()) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            }
+            append_vary(h, "Origin");
+        }
+    }
+    if cors.credentials {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+}
+
+/// The answer to an `OPTIONS` preflight: 204 with the CORS headers.
+pub(crate) fn preflight(cors: &Cors, req: &HeaderMap) -> Response<Full<Bytes>> {
+    let mut r = status_response(StatusCode::NO_CONTENT);
+    let h = r.headers_mut();
+    apply_cors(cors, req, h);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+    );
+    match &cors.allowed_headers {
+        Some(list) => {
+            if let Ok(v) = HeaderValue::from_str(&list.join(",")) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+            }
+        }
+        None => {
+            append_vary(h, "Access-Control-Request-Headers");
+            if let Some(v) = req.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v.clone());
+            }
+        }
+    }
+    if let Some(age) = cors.max_age {
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from(age.as_secs()),
+        );
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    r
+}
+
+/// A content coding for a polling response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Coding {
+    Gzip,
+    Deflate,
+}
+
+/// Picks gzip or deflate from `Accept-Encoding` (highest q wins, gzip on ties),
+/// as the npm `accepts` package does for `["gzip", "deflate"]`.
+pub(crate) fn negotiate_coding(req: &HeaderMap) -> Option<Coding> {
+    let mut gzip: Option<f32> = None;
+    let mut deflate: Option<f32> = None;
+    let mut star: Option<f32> = None;
+    for v in req.get_all(header::ACCEPT_ENCODING) {
+        let Ok(s) = v.to_str() else { continue };
+        for item in s.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let mut q = 1.0f32;
+            for p in parts {
+                if let Some(val) = p.trim().strip_prefix("q=") {
+                    q = val.trim().parse().unwrap_or(0.0);
+                }
+            }
+            match name.as_str() {
+                "gzip" => gzip = Some(q),
+                "deflate" => deflate = Some(q),
+                "*" => star = Some(q),
+                _ => {}
+            }
+        }
+    }
+    let g = gzip.or(star).unwrap_or(0.0);
+    let d = deflate.or(star).unwrap_or(0.0);
+    if g <= 0.0 && d <= 0.0 {
+        None
+    } else if g >= d {
+        Some(Coding::Gzip)
+    } else {
+        Some(Coding::Deflate)
+    }
+}
+
+pub(crate) fn compress(data: &[u8], coding: Coding) -> Option<Vec<u8>> {
+    let level = flate2::Compression::default();
+    match coding {
+        Coding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 2), level);
+            e.write_all(data).ok()?;
+            e.finish().ok()
+        }
+        Coding::Deflate => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::with_capacity(data.len() / 2), level);
+            e.write_all(data).ok()?;
+            e.finish().ok()
+        }
+    }
+}
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    TooLarge,
+    Failed(BoxError),
+}
+
+/// Reads a body frame by frame, giving up as soon as it passes `limit` bytes
+/// (nothing past the limit is ever buffered).
+pub(crate) async fn read_body_limited<B>(body: B, limit: u64) -> Result<Bytes, BodyError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    if body.size_hint().lower() > limit {
+        return Err(BodyError::TooLarge);
+    }
+    let body = std::pin::pin!(body);
+    let mut body = body;
+    let mut first: Option<Bytes> = None;
+    let mut buf: Option<BytesMut> = None;
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Failed(e.into()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len() as u64;
+        if total > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if data.is_empty() {
+            continue;
+        }
+        match (&mut first, &mut buf) {
+            (None, None) => first = Some(data),
+            (Some(f), None) => {
+                let mut b = BytesMut::with_capacity(f.len() + data.len());
+                b.extend_from_slice(f);
+                b.extend_from_slice(&data);
+                first = None;
+                buf = Some(b);
+            }
+            (_, Some(b)) => b.extend_from_slice(&data),
+        }
+    }
+    Ok(match (first, buf) {
+        (_, Some(b)) => b.freeze(),
+        (Some(f), None) => f,
+        (None, None) => Bytes::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query() {
+        let q = Query::parse(Some("EIO=4&transport=polling&t=abc&sid=a%2Db&b64=1"));
+        assert_eq!(q.eio.as_deref(), Some("4"));
+        assert_eq!(q.transport.as_deref(), Some("polling"));
+        assert_eq!(q.sid.as_deref(), Some("a-b"));
+        assert!(q.b64);
+        let q = Query::parse(None);
+        assert!(q.eio.is_none() && q.sid.is_none() && !q.b64);
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("a%zzb"), "a%zzb");
+    }
+
+    #[test]
+    fn errors_are_node_json() {
+        let r = error_response(ErrorCode::UnknownSid, None);
+        assert_eq!(r.status(), 400);
+        let r = error_response(ErrorCode::Forbidden, Some("nope \"x\""));
+        assert_eq!(r.status(), 403);
+    }
+
+    #[test]
+    fn coding() {
+        let mut h = HeaderMap::new();
+        assert_eq!(negotiate_coding(&h), None);
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate, br"),
+        );
+        assert_eq!(negotiate_coding(&h), Some(Coding::Gzip));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0.5, deflate"),
+        );
+        assert_eq!(negotiate_coding(&h), Some(Coding::Deflate));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        assert_eq!(negotiate_coding(&h), None);
+    }
+}

@@ -1,0 +1,376 @@
+//! The WebSocket transport (tokio-tungstenite over a hyper upgrade): new
+//! sessions, the polling → WebSocket upgrade (probe, `5`), and the loop that
+//! reads frames and writes queued packets, one packet per frame.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use tracing::Instrument;
+
+use crate::codec::Packet;
+use crate::http_util::{upgrade_error_response, ErrorCode};
+use crate::socket::{Shared, Upgrade};
+use crate::{
+    DisconnectReason, Engine, EngineHandler, Message, ProtocolVersion, Socket, TransportKind,
+};
+
+type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+fn ws_config(max_payload: u64) -> WebSocketConfig {
+    let max = usize::try_from(max_payload).unwrap_or(usize::MAX);
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+}
+
+/// Checks the WebSocket headers and builds the 101 answer; takes the
+/// request's upgrade future.
+fn accept(
+    parts: &mut http::request::Parts,
+) -> Result<(Response<Full<Bytes>>, OnUpgrade), Response<Full<Bytes>>> {
+    let bad = || upgrade_error_response(ErrorCode::BadRequest, None);
+    let key = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or_else(bad)?;
+    if parts
+        .headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v != "13")
+    {
+        return Err(bad());
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or_else(bad)?;
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    Ok((r, on_upgrade))
+}
+
+async fn open_ws(on_upgrade: OnUpgrade, max_payload: u64) -> Option<Ws> {
+    match on_upgrade.await {
+        Ok(up) => Some(
+            WebSocketStream::from_raw_socket(
+                TokioIo::new(up),
+                Role::Server,
+                Some(ws_config(max_payload)),
+            )
+            .await,
+        ),
+        Err(e) => {
+            tracing::debug!(error = %e, "WebSocket upgrade failed");
+            None
+        }
+    }
+}
+
+/// A new session over WebSocket (no sid).
+pub(crate) fn handshake<H: EngineHandler>(
+    engine: Arc<Engine<H>>,
+    mut parts: http::request::Parts,
+    protocol: ProtocolVersion,
+    b64: bool,
+) -> Response<Full<Bytes>> {
+    let (resp, on_upgrade) = match accept(&mut parts) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    tokio::spawn(async move {
+        let Some(mut ws) = open_ws(on_upgrade, engine.config().max_payload).await else {
+            return;
+        };
+        let socket = engine.open_session(parts, protocol, b64, TransportKind::WebSocket);
+        let span = socket.shared.span.clone();
+        async move {
+            let open = engine.open_packet(socket.id(), TransportKind::WebSocket);
+            if ws.send(frame(open, protocol)).await.is_err() {
+                socket.shared.close(DisconnectReason::TransportClose);
+                return;
+            }
+            engine.call_open(&socket);
+            run(&engine, &socket, ws).await;
+        }
+        .instrument(span)
+        .await;
+    });
+    resp
+}
+
+/// A WebSocket for an existing session: the upgrade from polling, or (when
+/// the session already upgraded or is upgrading) accepted then closed.
+pub(crate) fn upgrade_existing<H: EngineHandler>(
+    engine: Arc<Engine<H>>,
+    socket: Arc<Socket<H::Data>>,
+    mut parts: http::request::Parts,
+) -> Response<Full<Bytes>> {
+    let (resp, on_upgrade) = match accept(&mut parts) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let span = socket.shared.span.clone();
+    tokio::spawn(
+        async move {
+            let Some(mut ws) = open_ws(on_upgrade, engine.config().max_payload).await else {
+                return;
+            };
+            let sh = &socket.shared;
+            let can_upgrade = engine.config().allow_upgrades && {
+                let mut st = sh.state();
+                let ok = st.closed.is_none()
+                    && st.upgrade == Upgrade::None
+                    && st.transport == TransportKind::Polling;
+                if ok {
+                    st.upgrade = Upgrade::Attached;
+                }
+                ok
+            };
+            if !can_upgrade {
+                tracing::debug!("second WebSocket for the session: closing it");
+                let _ = ws.close(None).await;
+                return;
+            }
+            let timeout = engine.config().upgrade_timeout;
+            let upgraded = tokio::time::timeout(timeout, probe(sh, &mut ws))
+                .await
+                .unwrap_or(false);
+            let done = upgraded && {
+                let mut st = sh.state();
+                let ok = st.closed.is_none();
+                if ok {
+                    st.transport = TransportKind::WebSocket;
+                    st.upgrade = Upgrade::Done;
+                }
+                ok
+            };
+            if !done {
+                {
+                    let mut st = sh.state();
+                    if st.upgrade != Upgrade::Done {
+                        st.upgrade = Upgrade::None;
+                    }
+                }
+                tracing::debug!("upgrade abandoned");
+                let _ = ws.close(None).await;
+                return;
+            }
+            sh.span.record("transport", "websocket");
+            tracing::debug!("upgraded to websocket");
+            sh.writer.notify_waiters();
+            run(&engine, &socket, ws).await;
+        }
+        .instrument(span),
+    );
+    resp
+}
+
+/// The upgrade exchange: `2probe` → `3probe`, then `5`. True when upgraded.
+async fn probe(sh: &Shared, ws: &mut Ws) -> bool {
+    let mut probed = false;
+    while let Some(msg) = ws.next().await {
+        match msg {
+            Ok(WsMessage::Text(t)) if t.as_str() == "2probe" => {
+                if ws
+                    .send(WsMessage::Text(Utf8Bytes::from_static("3probe")))
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
+                probed = true;
+                sh.state().upgrade = Upgrade::Probed;
+                // A pending GET is answered `6` at once.
+                sh.writer.notify_waiters();
+            }
+            Ok(WsMessage::Text(t)) if t.as_str() == "5" && probed => return true,
+            Ok(WsMessage::Ping(_)) | Ok(WsMessage::Pong(_)) => {
+                if ws.flush().await.is_err() {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// A packet as one WebSocket frame.
+fn frame(p: Packet, protocol: ProtocolVersion) -> WsMessage {
+    match p {
+        Packet::Message(m) if m.is_binary() => {
+            let data = m.framed().clone();
+            if protocol == ProtocolVersion::V3 {
+                let mut v = Vec::with_capacity(data.len() + 1);
+                v.push(4);
+                v.extend_from_slice(&data);
+                WsMessage::Binary(Bytes::from(v))
+            } else {
+                WsMessage::Binary(data)
+            }
+        }
+        Packet::Message(m) => {
+            // SAFETY: a text Message holds valid UTF-8 (checked at construction).
+            WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(m.framed().clone()) })
+        }
+        Packet::Open(json) => {
+            let mut v = Vec::with_capacity(json.len() + 1);
+            v.push(b'0');
+            v.extend_from_slice(&json);
+            // SAFETY: `0` followed by JSON we produced from UTF-8 strings.
+            WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(Bytes::from(v)) })
+        }
+        other => WsMessage::Text(Utf8Bytes::from_static(other.control_str())),
+    }
+}
+
+/// Resolves once the session is closed.
+async fn closed(sh: &Shared) -> DisconnectReason {
+    loop {
+        let n = sh.writer.notified();
+        tokio::pin!(n);
+        n.as_mut().enable();
+        if let Some(r) = sh.state().closed {
+            return r;
+        }
+        n.await;
+    }
+}
+
+enum Next {
+    Continue,
+    Stop,
+}
+
+/// The session's WebSocket loop: writes queued packets (one frame each,
+/// flushed), reads frames, until the session closes.
+async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::Data>>, mut ws: Ws) {
+    let sh = &socket.shared;
+    let protocol = sh.protocol;
+    'outer: loop {
+        let notified = sh.writer.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        // Write what is queued.
+        loop {
+            let (p, closed_reason) = {
+                let mut st = sh.state();
+                match st.closed {
+                    Some(r) if !crate::polling::drains(r) => {
+                        st.queue.clear();
+                        (None, Some(r))
+                    }
+                    c => (st.queue.pop_front(), c),
+                }
+            };
+            match p {
+                Some(p) => {
+                    let sent = tokio::select! {
+                        r = ws.send(frame(p, protocol)) => r.is_ok(),
+                        _ = closed(sh), if closed_reason.is_none() => false,
+                    };
+                    if !sent {
+                        sh.close(DisconnectReason::TransportError);
+                        break 'outer;
+                    }
+                }
+                None => {
+                    if closed_reason.is_some() {
+                        break 'outer;
+                    }
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            msg = ws.next() => {
+                if let Next::Stop = on_frame(engine, socket, &mut ws, msg).await {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
+}
+
+async fn on_frame<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    socket: &Arc<Socket<H::Data>>,
+    ws: &mut Ws,
+    msg: Option<Result<WsMessage, WsError>>,
+) -> Next {
+    let sh = &socket.shared;
+    let v3 = sh.protocol == ProtocolVersion::V3;
+    let packet = match msg {
+        Some(Ok(WsMessage::Text(t))) => match Packet::decode_text_utf8(Bytes::from(t)) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "invalid packet");
+                sh.close(DisconnectReason::ParseError);
+                return Next::Stop;
+            }
+        },
+        Some(Ok(WsMessage::Binary(b))) => {
+            if v3 {
+                if b.first() != Some(&4) {
+                    tracing::debug!("v3 binary frame without the message type");
+                    sh.close(DisconnectReason::ParseError);
+                    return Next::Stop;
+                }
+                Packet::Message(Message::binary(b.slice(1..)))
+            } else {
+                Packet::Message(Message::binary(b))
+            }
+        }
+        Some(Ok(WsMessage::Ping(_))) => {
+            // tungstenite queued the pong; send it now.
+            if ws.flush().await.is_err() {
+                sh.close(DisconnectReason::TransportError);
+                return Next::Stop;
+            }
+            return Next::Continue;
+        }
+        Some(Ok(WsMessage::Pong(_))) | Some(Ok(WsMessage::Frame(_))) => return Next::Continue,
+        Some(Ok(WsMessage::Close(_))) | None => {
+            sh.close(DisconnectReason::TransportClose);
+            return Next::Stop;
+        }
+        Some(Err(e)) => {
+            let reason = match e {
+                WsError::Capacity(_) => DisconnectReason::PayloadTooLarge,
+                WsError::ConnectionClosed
+                | WsError::AlreadyClosed
+                | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+                | WsError::Io(_) => DisconnectReason::TransportClose,
+                WsError::Utf8(_) => DisconnectReason::ParseError,
+                _ => DisconnectReason::TransportError,
+            };
+            tracing::debug!(error = %e, %reason, "WebSocket read failed");
+            sh.close(reason);
+            return Next::Stop;
+        }
+    };
+    if engine.on_packet(socket, packet) {
+        Next::Continue
+    } else {
+        Next::Stop
+    }
+}
