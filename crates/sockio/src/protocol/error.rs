@@ -8,7 +8,7 @@ use super::PacketKind;
 ///
 /// ```
 /// use sockio::protocol::{decode_json, Limits, ProtocolError, Revision};
-/// let err = decode_json("42{}", Revision::V5, &Limits::default()).unwrap_err();
+/// let err = decode_json("2{}", Revision::V5, &Limits::default()).unwrap_err();
 /// assert!(matches!(err, ProtocolError::InvalidPayload { .. }));
 /// println!("{err}");
 /// ```

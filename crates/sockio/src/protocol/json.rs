@@ -346,7 +346,7 @@ fn write_js_from_exp(buf: &mut Vec<u8>, negative: bool, repr: &[u8]) {
 ///
 /// ```
 /// use sockio::protocol::{decode_json, Decoded, Limits, Revision};
-/// let d = decode_json("451-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap();
+/// let d = decode_json("51-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap();
 /// assert!(matches!(d, Decoded::NeedsAttachments(ref p) if p.expected() == 1));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -364,7 +364,7 @@ pub enum Decoded {
 /// use bytes::Bytes;
 /// use sockio::protocol::{decode_json, Decoded, Limits, Revision, Value};
 ///
-/// let text = r#"452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+/// let text = r#"52-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
 /// let Decoded::NeedsAttachments(mut partial) = decode_json(text, Revision::V5, &Limits::default()).unwrap() else {
 ///     panic!("binary packet expected");
 /// };
@@ -387,7 +387,7 @@ impl PartialPacket {
     ///
     /// ```
     /// # use sockio::protocol::{decode_json, Decoded, Limits, Revision};
-    /// # let Decoded::NeedsAttachments(p) = decode_json("461-3[{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
+    /// # let Decoded::NeedsAttachments(p) = decode_json("61-3[{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
     /// assert_eq!(p.expected(), 1);
     /// ```
     pub fn expected(&self) -> usize {
@@ -398,7 +398,7 @@ impl PartialPacket {
     ///
     /// ```
     /// # use sockio::protocol::{decode_json, Decoded, Limits, Revision};
-    /// # let Decoded::NeedsAttachments(p) = decode_json("461-3[{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
+    /// # let Decoded::NeedsAttachments(p) = decode_json("61-3[{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
     /// assert_eq!(p.remaining(), 1);
     /// ```
     pub fn remaining(&self) -> usize {
@@ -410,7 +410,7 @@ impl PartialPacket {
     ///
     /// ```
     /// # use sockio::protocol::{decode_json, Decoded, Limits, Revision};
-    /// # let Decoded::NeedsAttachments(p) = decode_json("451-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
+    /// # let Decoded::NeedsAttachments(p) = decode_json("51-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
     /// assert_eq!(p.packet().unwrap().event_name(), Some("up"));
     /// ```
     pub fn packet(&self) -> Option<&Packet> {
@@ -428,7 +428,7 @@ impl PartialPacket {
     /// ```
     /// # use bytes::Bytes;
     /// # use sockio::protocol::{decode_json, Decoded, Limits, Revision};
-    /// # let Decoded::NeedsAttachments(mut p) = decode_json("451-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
+    /// # let Decoded::NeedsAttachments(mut p) = decode_json("51-[\"up\",{\"_placeholder\":true,\"num\":0}]", Revision::V5, &Limits::default()).unwrap() else { panic!() };
     /// assert!(p.push(Bytes::from_static(b"x")).unwrap().is_some());
     /// assert!(p.push(Bytes::from_static(b"y")).is_err());
     /// ```
@@ -523,7 +523,8 @@ fn fill_placeholders(v: &mut Value, slots: &mut [Option<Bytes>], refs: &mut [u32
     }
 }
 
-/// Decodes one text packet.
+/// Decodes one text packet: `text` is the Socket.IO packet, without the
+/// Engine.IO message type `4` in front.
 ///
 /// Validation follows Node's `socket.io-parser`: a known type; for binary types a
 /// count `1..=limits.max_attachments`; an ack id that fits in a `u64`; JSON that
@@ -534,7 +535,8 @@ fn fill_placeholders(v: &mut Value, slots: &mut [Option<Bytes>], refs: &mut [u32
 /// arrives (each `num` must name a declared attachment).
 ///
 /// With [`Revision::V4`], a CONNECT namespace may carry a query string
-/// (`40/private?token=secret,`): the namespace is `/private` and, when the packet
+/// (`0/private?token=secret,`, seen as `40/private?token=secret,` inside the
+/// Engine.IO message): the namespace is `/private` and, when the packet
 /// has no JSON data, its data is the query as a map of strings (url-decoded,
 /// `+` is a space; a repeated key gives an array), which the server treats as the
 /// auth object.
@@ -548,15 +550,15 @@ fn fill_placeholders(v: &mut Value, slots: &mut [Option<Bytes>], refs: &mut [u32
 /// use sockio::protocol::{decode_json, Decoded, Limits, Packet, Revision, Value};
 ///
 /// let limits = Limits::default();
-/// let Decoded::Complete(p) = decode_json("40/custom,{\"token\":\"abc\"}", Revision::V5, &limits).unwrap() else { panic!() };
+/// let Decoded::Complete(p) = decode_json("0/custom,{\"token\":\"abc\"}", Revision::V5, &limits).unwrap() else { panic!() };
 /// assert_eq!(p.nsp, "/custom");
 /// assert_eq!(p.data.unwrap()["token"], Value::from("abc"));
 ///
-/// let Decoded::Complete(p) = decode_json("40/private?token=secret,", Revision::V4, &limits).unwrap() else { panic!() };
+/// let Decoded::Complete(p) = decode_json("0/private?token=secret,", Revision::V4, &limits).unwrap() else { panic!() };
 /// assert_eq!(p.nsp, "/private");
 /// assert_eq!(p.data.unwrap()["token"], Value::from("secret"));
 ///
-/// assert!(decode_json("42abc[\"x\"]", Revision::V5, &limits).is_err());
+/// assert!(decode_json("2abc[\"x\"]", Revision::V5, &limits).is_err());
 /// ```
 pub fn decode_json(text: &str, rev: Revision, limits: &Limits) -> Result<Decoded, ProtocolError> {
     let b = text.as_bytes();

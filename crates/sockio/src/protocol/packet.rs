@@ -86,7 +86,7 @@ impl PacketKind {
 pub enum Revision {
     /// Socket.IO protocol 4, spoken by socket.io-client 1.x and 2.x over
     /// Engine.IO v3: the CONNECT namespace may carry a query string
-    /// (`40/private?token=secret,`), which [`decode_json`](super::decode_json)
+    /// (`0/private?token=secret,` after the Engine.IO `4`), which [`decode_json`](super::decode_json)
     /// turns into the packet's data (the auth object); CONNECT_ERROR is called
     /// ERROR and its data is a plain string.
     V4,
