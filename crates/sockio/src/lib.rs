@@ -1,6 +1,62 @@
 //! # sockio
 //!
-//! Socket.IO for Rust with the ease of Flask-SocketIO.
+//! Socket.IO for Rust with the ease of Flask-SocketIO: handlers registered per
+//! event and namespace, typed arguments, return values as acknowledgements,
+//! rooms, broadcasts, and the official clients (browser, Node, Python) working
+//! unchanged.
+//!
+//! ```no_run
+//! use sockio::{Data, Socket, SocketIo};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let io = SocketIo::builder().cors_allowed_origins(["*"]).build()?;
+//!     // @socketio.on('message') / emit('new-message', msg, broadcast=True)
+//!     io.on("message", |s: Socket, Data(msg): Data<String>| async move {
+//!         s.broadcast().include_self().emit("new-message", &msg).await
+//!     });
+//!     sockio::serve(io, "127.0.0.1:3001").await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Layers: [`protocol`] (packets and codecs, pure), the Engine.IO transport in
+//! the `sockio-engine` crate, and here namespaces ([`Namespace`]), sockets
+//! ([`Socket`]), handlers ([`handler`]), extractors ([`extract`]), emit
+//! operators ([`BroadcastOperator`]) and the cluster [`adapter`].
 #![deny(missing_docs)]
 
+pub mod adapter;
+mod client;
+mod errors;
+pub mod extract;
+pub mod handler;
+mod io;
+mod ns;
+mod operators;
 pub mod protocol;
+mod serve;
+mod session;
+mod socket;
+pub mod test_client;
+mod util;
+
+pub use adapter::{Adapter, LocalAdapter, Room};
+pub use client::{ConnData, SioHandler};
+pub use errors::{
+    AckError, AdapterError, ConfigError, ConnectError, EmitError, HandlerError, HandlerErrorKind,
+};
+pub use extract::{Args, Auth, Data, Event, State};
+pub use handler::{Ack, IntoConnect, IntoReply};
+pub use io::{Parser, SioConfig, SocketIo, SocketIoBuilder};
+pub use ns::Namespace;
+pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms};
+pub use protocol::Value;
+pub use serve::{serve, Serve};
+pub use session::Session;
+pub use socket::{DisconnectReason, Handshake, Socket, SocketEmitter, SocketId};
+pub use sockio_engine::{Cors, TransportKind};
+pub use test_client::{Received, TestClient, TestClientBuilder, TestClientError};
+
+/// An Engine.IO connection as this crate holds it.
+pub(crate) type Conn = sockio_engine::Socket<ConnData>;

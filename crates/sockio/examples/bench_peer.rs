@@ -1,0 +1,35 @@
+//! sockio's peer for the side-by-side benchmarks (`../shared/BENCH-SERVER.md`):
+//! `echo` acks its arguments, `join` puts the socket in room `bench`, `bcast`
+//! emits `msg` to the room. Listens on 127.0.0.1:$PORT with ship settings.
+//!
+//! `cargo build --release -p sockio --example bench_peer && PORT=3000 target/release/examples/bench_peer`
+
+use sockio::{Args, Socket, SocketIo, Value};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let threads: usize = std::env::var("WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let io = SocketIo::builder().build()?;
+        io.on("echo", |Args(args): Args<Vec<Value>>| async move { args });
+        io.on("join", |s: Socket| async move { s.join("bench") });
+        io.on(
+            "bcast",
+            |s: Socket, Args(args): Args<Vec<Value>>| async move {
+                s.to("bench").include_self().emit("msg", &Args(args)).await
+            },
+        );
+        let port: u16 = std::env::var("PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(3000);
+        sockio::serve(io, ("127.0.0.1", port)).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,120 @@
+//! The interop example server (`../shared/INTEROP-SERVER.md` and
+//! `LEGACY-SERVER.md`): namespaces `/`, `/chat` and `/private` (auth token
+//! `secret`), the `welcome` event on connect, and the events `echo`,
+//! `echo-emit`, `join`, `leave`, `to-room`, `request-ack`, `disconnect-me`.
+//! Socket.IO v5 and (for socket.io-client 1.x/2.x) v4 clients on `--port`;
+//! the same contract with the msgpack parser on `--msgpack-port`.
+//!
+//! `cargo run --release -p sockio --example interop -- --port 3001 --msgpack-port 3002`
+
+use std::time::Duration;
+
+use clap::Parser as _;
+use sockio::{Args, Auth, ConnectError, Data, Parser, Socket, SocketIo, Value};
+
+#[derive(clap::Parser)]
+struct Opts {
+    /// Port of the main (JSON parser, Engine.IO v3 and v4) endpoint.
+    #[arg(long, env = "PORT", default_value_t = 3001)]
+    port: u16,
+    /// Port of the msgpack endpoint (none when absent).
+    #[arg(long)]
+    msgpack_port: Option<u16>,
+}
+
+fn server(parser: Parser, eio3: bool) -> Result<SocketIo, sockio::ConfigError> {
+    let io = SocketIo::builder()
+        .ping_interval(Duration::from_millis(1000))
+        .ping_timeout(Duration::from_millis(2000))
+        .max_payload(2_000_000)
+        .allow_eio3(eio3)
+        .parser(parser)
+        .cors_allowed_origins(["*"])
+        .build()?;
+    for nsp in ["/", "/chat", "/private"] {
+        let ns = io.of(nsp);
+        ns.on_connect(|s: Socket, Auth(auth): Auth<Value>| async move {
+            if s.namespace() == "/private" {
+                let token_ok = auth
+                    .as_map()
+                    .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("token")))
+                    .is_some_and(|(_, v)| v.as_str() == Some("secret"));
+                if !token_ok {
+                    return Err(ConnectError::new("invalid token"));
+                }
+            }
+            let welcome = Value::Map(vec![
+                (Value::from("sid"), Value::from(s.id().as_str())),
+                (Value::from("namespace"), Value::from(s.namespace())),
+            ]);
+            s.emit("welcome", &welcome)
+                .await
+                .map_err(|e| ConnectError::new(e.to_string()))
+        });
+        ns.on("echo", |Args(args): Args<Vec<Value>>| async move { args });
+        ns.on(
+            "echo-emit",
+            |s: Socket, Args(args): Args<Vec<Value>>| async move {
+                s.emit("echo-back", &Args(args)).await
+            },
+        );
+        ns.on("join", |s: Socket, Data(room): Data<String>| async move {
+            s.join(room.as_str());
+            room
+        });
+        ns.on("leave", |s: Socket, Data(room): Data<String>| async move {
+            s.leave(room.as_str());
+            room
+        });
+        ns.on(
+            "to-room",
+            |s: Socket,
+             Data(room): Data<String>,
+             Data(event): Data<String>,
+             Args(args): Args<Vec<Value>>| async move {
+                s.to(room.as_str())
+                    .include_self()
+                    .emit(&event, &Args(args))
+                    .await
+            },
+        );
+        ns.on(
+            "request-ack",
+            |s: Socket, Args(args): Args<Vec<Value>>| async move {
+                match s
+                    .timeout(Duration::from_secs(5))
+                    .emit_with_ack("ack-request", &Args(args))
+                    .await
+                {
+                    Ok(answer) => answer,
+                    Err(_) => vec![Value::from("timeout")],
+                }
+            },
+        );
+        ns.on("disconnect-me", |s: Socket| async move { s.disconnect() });
+    }
+    Ok(io)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let opts = Opts::parse();
+    if let Some(port) = opts.msgpack_port {
+        let io = server(Parser::MsgPack, false)?;
+        tokio::spawn(async move {
+            if let Err(e) = sockio::serve(io, ("127.0.0.1", port)).await {
+                eprintln!("msgpack endpoint: {e}");
+                std::process::exit(1);
+            }
+        });
+    }
+    let io = server(Parser::Json, true)?;
+    eprintln!("interop server on http://127.0.0.1:{}", opts.port);
+    sockio::serve(io, ("127.0.0.1", opts.port)).await?;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The [`Adapter`]: how a namespace reaches sockets beyond this process.
+//!
+//! A namespace always keeps its own sockets and their rooms (see
+//! [`LocalNamespace`]); the adapter decides what else an operation does. The
+//! in-memory [`LocalAdapter`] only applies operations locally; a cluster
+//! adapter (Redis, in `sockio-redis`) applies them locally *and* publishes them
+//! to the other nodes, and applies what other nodes publish through the
+//! [`LocalNamespace`] handle it got at creation.
+//!
+//! Handlers never see the adapter: it is chosen once with
+//! [`crate::SocketIoBuilder::adapter`].
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crate::errors::AdapterError;
+use crate::ns::NsInner;
+use crate::protocol::{Packet, Value};
+use crate::socket::SocketId;
+
+/// A boxed future, as adapter methods return them.
+pub type AdapterFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Room name.
+pub type Room = Arc<str>;
+
+/// Which sockets an operation targets: every socket in any of `rooms` (all
+/// sockets of the namespace when empty), minus those in any of `except`.
+#[derive(Debug, Clone, Default)]
+pub struct BroadcastOptions {
+    /// Target rooms (a socket id is also a room: the socket's own).
+    pub rooms: Vec<Room>,
+    /// Rooms whose members are left out.
+    pub except: Vec<Room>,
+    /// Drop the packet for a socket whose send queue is full instead of
+    /// disconnecting it.
+    pub volatile: bool,
+    /// Only this node's sockets (no publication to other nodes).
+    pub local: bool,
+    /// Compression hint for the transport.
+    pub compress: bool,
+}
+
+/// What a cluster node knows of a socket (answer to `fetch_sockets`).
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    /// The socket id.
+    pub id: SocketId,
+    /// Its rooms.
+    pub rooms: Vec<Room>,
+    /// The CONNECT payload and handshake details.
+    pub handshake: Value,
+    /// The socket's session data.
+    pub data: Value,
+}
+
+/// An acknowledgement collector for broadcasts with acks: the adapter reports
+/// how many clients were reached, then each client's answer.
+pub trait AckCollector: Send + Sync {
+    /// `n` more clients were sent the packet and will be waited for.
+    fn expect(&self, n: usize);
+    /// One client's acknowledgement arguments.
+    fn ack(&self, args: Vec<Value>);
+}
+
+/// The cluster-facing side of a namespace. Every method has a local default
+/// except [`Adapter::broadcast`]; cluster adapters override what they distribute.
+pub trait Adapter: Send + Sync + 'static {
+    /// Delivers `packet` to the targeted sockets (locally via `local`, and to other
+    /// nodes unless `opts.local`).
+    fn broadcast<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        packet: &'a Packet,
+        opts: &'a BroadcastOptions,
+    ) -> AdapterFuture<'a, Result<(), AdapterError>>;
+
+    /// Delivers `packet` asking each socket for an acknowledgement; reports the
+    /// number of clients and their answers to `acks`.
+    fn broadcast_with_ack<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        packet: &'a Packet,
+        opts: &'a BroadcastOptions,
+        timeout: Duration,
+        acks: Arc<dyn AckCollector>,
+    ) -> AdapterFuture<'a, Result<(), AdapterError>> {
+        let _ = timeout;
+        Box::pin(async move {
+            local.broadcast_with_ack(packet, opts, acks);
+            Ok(())
+        })
+    }
+
+    /// The targeted sockets on every node.
+    fn fetch_sockets<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        opts: &'a BroadcastOptions,
+    ) -> AdapterFuture<'a, Result<Vec<SocketInfo>, AdapterError>> {
+        Box::pin(async move { Ok(local.fetch_sockets(opts)) })
+    }
+
+    /// Makes the targeted sockets on every node join `rooms`.
+    fn add_sockets<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        opts: &'a BroadcastOptions,
+        rooms: &'a [Room],
+    ) -> AdapterFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            local.add_sockets(opts, rooms);
+            Ok(())
+        })
+    }
+
+    /// Makes the targeted sockets on every node leave `rooms`.
+    fn del_sockets<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        opts: &'a BroadcastOptions,
+        rooms: &'a [Room],
+    ) -> AdapterFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            local.del_sockets(opts, rooms);
+            Ok(())
+        })
+    }
+
+    /// Disconnects the targeted sockets on every node (`close`: also close
+    /// their underlying connection).
+    fn disconnect_sockets<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        opts: &'a BroadcastOptions,
+        close: bool,
+    ) -> AdapterFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            local.disconnect_sockets(opts, close);
+            Ok(())
+        })
+    }
+
+    /// Every room that has a member, on every node.
+    fn rooms<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+    ) -> AdapterFuture<'a, Result<Vec<Room>, AdapterError>> {
+        Box::pin(async move { Ok(local.rooms()) })
+    }
+
+    /// Sends an event to the other nodes' `server_side_emit` handlers and
+    /// collects their acknowledgements (a single node has no one to ask).
+    fn server_side_emit<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> AdapterFuture<'a, Result<Vec<Vec<Value>>, AdapterError>> {
+        let _ = (local, args, timeout);
+        Box::pin(async move { Ok(Vec::new()) })
+    }
+}
+
+/// The in-memory adapter: one process, every operation local. The default.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalAdapter;
+
+impl Adapter for LocalAdapter {
+    fn broadcast<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        packet: &'a Packet,
+        opts: &'a BroadcastOptions,
+    ) -> AdapterFuture<'a, Result<(), AdapterError>> {
+        local.broadcast(packet, opts);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// Creates a namespace's adapter (given to [`crate::SocketIoBuilder::adapter`]).
+pub trait AdapterFactory: Send + Sync + 'static {
+    /// Called once per namespace; keep `local` to apply what other nodes publish.
+    fn create(&self, local: LocalNamespace) -> Arc<dyn Adapter>;
+}
+
+impl AdapterFactory for LocalAdapter {
+    fn create(&self, _local: LocalNamespace) -> Arc<dyn Adapter> {
+        Arc::new(LocalAdapter)
+    }
+}
+
+/// A handle on one namespace's local sockets and rooms, for adapters.
+#[derive(Clone)]
+pub struct LocalNamespace {
+    pub(crate) ns: Weak<NsInner>,
+}
+
+impl LocalNamespace {
+    fn with<R: Default>(&self, f: impl FnOnce(&Arc<NsInner>) -> R) -> R {
+        match self.ns.upgrade() {
+            Some(ns) => f(&ns),
+            None => R::default(),
+        }
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> String {
+        self.with(|ns| ns.name.to_string())
+    }
+
+    /// Encodes `packet` once and queues it to every targeted local socket.
+    pub fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
+        self.with(|ns| ns.local_broadcast(packet, opts, None))
+    }
+
+    /// As [`LocalNamespace::broadcast`], asking each socket for an ack reported to `acks`.
+    pub fn broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        acks: Arc<dyn AckCollector>,
+    ) {
+        self.with(|ns| ns.local_broadcast_with_ack(packet, opts, acks))
+    }
+
+    /// The ids of the targeted local sockets.
+    pub fn socket_ids(&self, opts: &BroadcastOptions) -> Vec<SocketId> {
+        self.with(|ns| {
+            ns.targets(opts, None)
+                .into_iter()
+                .map(|s| s.id().clone())
+                .collect()
+        })
+    }
+
+    /// What this node knows of the targeted sockets.
+    pub fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        self.with(|ns| ns.targets(opts, None).iter().map(|s| s.info()).collect())
+    }
+
+    /// Makes the targeted local sockets join `rooms`.
+    pub fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        self.with(|ns| {
+            for s in ns.targets(opts, None) {
+                s.join(rooms.iter().cloned().collect::<Vec<_>>());
+            }
+        })
+    }
+
+    /// Makes the targeted local sockets leave `rooms`.
+    pub fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        self.with(|ns| {
+            for s in ns.targets(opts, None) {
+                for r in rooms {
+                    s.leave(r.clone());
+                }
+            }
+        })
+    }
+
+    /// Disconnects the targeted local sockets.
+    pub fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        self.with(|ns| {
+            for s in ns.targets(opts, None) {
+                s.disconnect_inner(close);
+            }
+        })
+    }
+
+    /// Every local room with a member.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.with(|ns| ns.rooms.read().unwrap().keys().cloned().collect())
+    }
+
+    /// Local room membership test helper: the rooms of a local socket.
+    pub fn socket_rooms(&self, id: &str) -> HashSet<Room> {
+        self.with(|ns| {
+            ns.socket(id)
+                .map(|s| s.rooms().into_iter().collect())
+                .unwrap_or_default()
+        })
+    }
+}

@@ -1,0 +1,402 @@
+//! The bridge from Engine.IO to Socket.IO: decodes each message of a
+//! connection, reassembles binary attachments, and dispatches packets to
+//! namespaces and sockets (connect, events, acks, disconnects).
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use sockio_engine::{EngineHandler, Message, ProtocolVersion};
+
+use crate::errors::{HandlerError, HandlerErrorKind};
+use crate::extract::Context;
+use crate::io::{IoInner, Parser};
+use crate::protocol::{self, Decoded, Packet, PacketKind, PartialPacket, Revision, Value};
+use crate::socket::{panic_message, run_now_or_spawn, DisconnectReason, Socket, SocketId};
+use crate::Conn;
+
+/// The Engine.IO handler of a [`crate::SocketIo`] server (it appears in the
+/// types of [`crate::SocketIo::layer`] and [`crate::SocketIo::service`]).
+pub struct SioHandler {
+    pub(crate) io: Arc<IoInner>,
+}
+
+/// Socket.IO state of one Engine.IO connection.
+#[derive(Default)]
+pub struct ConnData {
+    state: Mutex<ConnState>,
+}
+
+#[derive(Default)]
+struct ConnState {
+    /// Namespace name → socket (few per connection: a Vec is fastest).
+    sockets: Vec<(Arc<str>, Socket)>,
+    /// A binary packet waiting for its attachments.
+    partial: Option<PartialPacket>,
+    /// Set once any namespace connected (stops the connect timeout).
+    ever_connected: bool,
+}
+
+impl ConnData {
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        let st = self.state.lock().unwrap();
+        st.sockets
+            .iter()
+            .find(|(n, _)| &**n == nsp)
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// Removes a socket from its connection's table.
+pub(crate) fn detach(s: &Socket) {
+    let mut st = s.0.conn.data().state.lock().unwrap();
+    st.sockets.retain(|(_, x)| x != s);
+}
+
+fn revision(conn: &Conn) -> Revision {
+    match conn.protocol() {
+        ProtocolVersion::V3 => Revision::V4,
+        ProtocolVersion::V4 => Revision::V5,
+    }
+}
+
+impl EngineHandler for SioHandler {
+    type Data = ConnData;
+
+    fn on_open(&self, conn: &Arc<Conn>) {
+        if conn.protocol() == ProtocolVersion::V3 {
+            // Socket.IO protocol v4: the connection to `/` is implicit, with
+            // the handshake's query as its auth.
+            let auth = conn.request().uri.query().map(|q| {
+                Value::Map(
+                    crate::util::parse_query(q)
+                        .into_iter()
+                        .filter(|(k, _)| {
+                            !matches!(k.as_str(), "EIO" | "transport" | "t" | "b64" | "sid")
+                        })
+                        .map(|(k, v)| (Value::from(k), Value::from(v)))
+                        .collect(),
+                )
+            });
+            self.connect(conn, "/", auth);
+            return;
+        }
+        let timeout = self.io.config.connect_timeout;
+        let weak = Arc::downgrade(conn);
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(conn) = weak.upgrade() {
+                let connected = conn.data().state.lock().unwrap().ever_connected;
+                if !connected && !conn.is_closed() {
+                    tracing::debug!(
+                        sid = conn.id().as_str(),
+                        "no namespace joined in time: closing"
+                    );
+                    conn.close(sockio_engine::DisconnectReason::ServerClose);
+                }
+            }
+        });
+    }
+
+    fn on_message(&self, conn: &Arc<Conn>, msg: Message) {
+        let packet = match self.decode(conn, msg) {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(sid = conn.id().as_str(), "invalid packet: {e}");
+                conn.close(sockio_engine::DisconnectReason::ParseError);
+                return;
+            }
+        };
+        self.dispatch(conn, packet);
+    }
+
+    fn on_close(&self, conn: &Arc<Conn>, reason: sockio_engine::DisconnectReason) {
+        let sockets: Vec<Socket> = {
+            let mut st = conn.data().state.lock().unwrap();
+            st.partial = None;
+            st.sockets.drain(..).map(|(_, s)| s).collect()
+        };
+        for s in sockets {
+            s.closed(DisconnectReason::Transport(reason));
+        }
+    }
+}
+
+impl SioHandler {
+    fn decode(&self, conn: &Arc<Conn>, msg: Message) -> Result<Option<Packet>, String> {
+        let limits = &self.io.limits;
+        match self.io.config.parser {
+            Parser::MsgPack => match msg.as_binary() {
+                Some(b) => protocol::decode_msgpack(b, limits)
+                    .map(Some)
+                    .map_err(|e| e.to_string()),
+                None => Err("text message on a msgpack endpoint".into()),
+            },
+            Parser::Json => {
+                let mut st = conn.data().state.lock().unwrap();
+                if let Some(bin) = msg.as_binary() {
+                    let Some(partial) = st.partial.as_mut() else {
+                        return Err("unexpected binary attachment".into());
+                    };
+                    let done = partial.push(bin.clone()).map_err(|e| e.to_string())?;
+                    if done.is_some() {
+                        st.partial = None;
+                    }
+                    return Ok(done);
+                }
+                if st.partial.is_some() {
+                    return Err("text packet while binary attachments were expected".into());
+                }
+                let text = msg.as_text().unwrap_or_default();
+                match protocol::decode_json(text, revision(conn), limits)
+                    .map_err(|e| e.to_string())?
+                {
+                    Decoded::Complete(p) => Ok(Some(p)),
+                    Decoded::NeedsAttachments(partial) => {
+                        st.partial = Some(partial);
+                        Ok(None)
+                    }
+                }
+            }
+        }
+    }
+
+    fn dispatch(&self, conn: &Arc<Conn>, packet: Packet) {
+        let existing = conn.data().socket(&packet.nsp);
+        match (packet.kind, existing) {
+            (PacketKind::Connect, None) => {
+                let nsp = packet.nsp.clone();
+                self.connect(conn, &nsp, packet.data);
+            }
+            (PacketKind::Event, Some(s)) => self.on_event(s, packet),
+            (PacketKind::Ack, Some(s)) => {
+                let args = match packet.data {
+                    Some(Value::Array(a)) => a,
+                    _ => Vec::new(),
+                };
+                if let Some(id) = packet.id {
+                    s.on_ack(id, args);
+                }
+            }
+            (PacketKind::Disconnect, Some(s)) => {
+                detach(&s);
+                s.closed(DisconnectReason::ClientNamespaceDisconnect);
+            }
+            (kind, s) => {
+                // As Node: a packet for a namespace the client is not in, a
+                // second CONNECT, or a CONNECT_ERROR from a client closes the connection.
+                tracing::debug!(
+                    sid = conn.id().as_str(),
+                    ?kind,
+                    nsp = %packet.nsp,
+                    connected = s.is_some(),
+                    "packet in an invalid state: closing"
+                );
+                conn.close(sockio_engine::DisconnectReason::ParseError);
+            }
+        }
+    }
+
+    fn connect(&self, conn: &Arc<Conn>, nsp: &str, auth: Option<Value>) {
+        let v3 = conn.protocol() == ProtocolVersion::V3;
+        let Some(ns) = self.io.get_or_create_ns(nsp) else {
+            let data = if v3 {
+                Value::from("Invalid namespace")
+            } else {
+                Value::Map(vec![(
+                    Value::from("message"),
+                    Value::from("Invalid namespace"),
+                )])
+            };
+            let packet = Packet::connect_error(nsp, data);
+            let _ = conn.send_many(self.io.encode(&packet));
+            return;
+        };
+        let id = if v3 {
+            if nsp == "/" {
+                SocketId::new(conn.id().as_str())
+            } else {
+                SocketId::new(&format!("{nsp}#{}", conn.id().as_str()))
+            }
+        } else {
+            SocketId::new(sockio_engine::Sid::random().as_str())
+        };
+        let socket = Socket::new(id.clone(), ns.clone(), conn.clone(), auth.clone());
+        {
+            let mut st = conn.data().state.lock().unwrap();
+            st.sockets.push((ns.name.clone(), socket.clone()));
+            st.ever_connected = true;
+        }
+        ns.sockets
+            .write()
+            .unwrap()
+            .insert(id.clone(), socket.clone());
+        socket.join(id.room());
+
+        let handlers = ns.handlers.clone();
+        let steps: Vec<_> = {
+            let mut v = handlers.middlewares.read().unwrap().clone();
+            v.extend(handlers.connect.read().unwrap().clone());
+            v
+        };
+        let io = self.io.clone();
+        let job = async move {
+            let mut verdict = Ok(());
+            for step in steps {
+                let mut ctx = Context::new(socket.clone());
+                ctx.auth = auth.clone();
+                let r = match step(&mut ctx) {
+                    Ok(fut) => match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                        Ok(r) => r,
+                        Err(p) => Err(crate::ConnectError::new(format!(
+                            "connect handler panicked: {}",
+                            panic_message(&p)
+                        ))),
+                    },
+                    Err(e) => Err(crate::ConnectError::new(e)),
+                };
+                if let Err(e) = r {
+                    verdict = Err(e);
+                    break;
+                }
+            }
+            let v3 = socket.0.conn.protocol() == ProtocolVersion::V3;
+            match verdict {
+                Ok(()) => {
+                    let data = (!v3).then(|| {
+                        Value::Map(vec![(
+                            Value::from("sid"),
+                            Value::from(socket.id().as_str()),
+                        )])
+                    });
+                    socket.confirm(&Packet::connect(&*socket.0.ns.name, data));
+                }
+                Err(e) => {
+                    tracing::debug!(ns = %socket.0.ns.name, "connection refused: {e}");
+                    let data = if v3 {
+                        Value::from(e.message())
+                    } else {
+                        let mut m = vec![(Value::from("message"), Value::from(e.message()))];
+                        if let Some(d) = e.data() {
+                            m.push((Value::from("data"), d.clone()));
+                        }
+                        Value::Map(m)
+                    };
+                    detach(&socket);
+                    socket.closed(DisconnectReason::ServerNamespaceDisconnect);
+                    let packet = Packet::connect_error(&*socket.0.ns.name, data);
+                    let _ = socket.0.conn.send_many(io.encode(&packet));
+                }
+            }
+        };
+        run_now_or_spawn(Box::pin(job));
+    }
+
+    fn on_event(&self, socket: Socket, packet: Packet) {
+        let ack_id = packet.id;
+        let mut args = match packet.data {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
+        let event: Arc<str> = match args.first() {
+            Some(Value::String(s)) => s.as_str().unwrap_or("").into(),
+            _ => "".into(),
+        };
+        if !args.is_empty() {
+            args.remove(0);
+        }
+        let handlers = &socket.0.ns.handlers;
+        let handler = handlers
+            .events
+            .read()
+            .unwrap()
+            .get(&*event)
+            .cloned()
+            .or_else(|| handlers.any.read().unwrap().clone());
+        let ordered = self.io.config.ordered_handlers;
+        let mut ctx = Context::new(socket.clone());
+        ctx.event = Some(event.clone());
+        ctx.args = args;
+        let started = match handler {
+            Some(h) => h(&mut ctx).map_err(HandlerErrorKind::BadArguments),
+            None if ack_id.is_some() => Err(HandlerErrorKind::NoHandler),
+            None => {
+                tracing::debug!(sid = %socket.id(), %event, "no handler for event");
+                return;
+            }
+        };
+        let io = self.io.clone();
+        let s = socket.clone();
+        let job = async move {
+            let result = match started {
+                Ok(fut) => match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                    Ok(r) => r,
+                    Err(p) => Err(HandlerErrorKind::Panicked(panic_message(&p))),
+                },
+                Err(e) => Err(e),
+            };
+            let reply = match result {
+                Ok(args) => Some(args),
+                Err(kind) => {
+                    let err = HandlerError {
+                        event: event.to_string(),
+                        kind,
+                    };
+                    handle_error(&io, &s, err, ack_id.is_some()).await
+                }
+            };
+            if let (Some(id), Some(args)) = (ack_id, reply) {
+                let _ = s.send_packet(&Packet::ack(&*s.0.ns.name, args, id));
+            }
+        };
+        socket.run_job(Box::pin(job), ordered);
+    }
+}
+
+/// Runs the namespace's error handler, else the default one, else logs; the
+/// result is the acknowledgement.
+async fn handle_error(
+    io: &Arc<IoInner>,
+    s: &Socket,
+    err: HandlerError,
+    wants_ack: bool,
+) -> Option<Vec<Value>> {
+    let h =
+        s.0.ns
+            .handlers
+            .error
+            .read()
+            .unwrap()
+            .clone()
+            .or_else(|| io.default_error.read().unwrap().clone());
+    let Some(h) = h else {
+        tracing::warn!(sid = %s.id(), ns = %s.namespace(), "event handler failed: {err}");
+        return wants_ack.then(|| {
+            vec![Value::Map(vec![(
+                Value::from("error"),
+                Value::from(err.message()),
+            )])]
+        });
+    };
+    let mut ctx = Context::new(s.clone());
+    ctx.event = Some(err.event.as_str().into());
+    let msg = err.message();
+    ctx.error = Some(err);
+    match h(&mut ctx) {
+        Ok(fut) => match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(args)) => Some(args),
+            Ok(Err(e)) => {
+                tracing::error!("error handler failed: {e:?} (while handling: {msg})");
+                None
+            }
+            Err(p) => {
+                tracing::error!("error handler panicked: {}", panic_message(&p));
+                None
+            }
+        },
+        Err(e) => {
+            tracing::error!("error handler arguments: {e} (while handling: {msg})");
+            None
+        }
+    }
+}

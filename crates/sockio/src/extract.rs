@@ -1,0 +1,215 @@
+//! Extractors: the types a handler lists as arguments to say what it needs.
+//!
+//! | extractor | gives | where |
+//! |---|---|---|
+//! | [`Socket`] | the socket that sent the event | every handler |
+//! | [`Data<T>`] | the next positional argument, deserialized | events |
+//! | [`Args<T>`] | all remaining arguments as a sequence (`Vec<Value>`, a tuple) | events |
+//! | [`Event`] | the event's name (for catch-all handlers) | events |
+//! | [`Auth<T>`] | the CONNECT payload (`auth` in the client) | connect handlers, middlewares |
+//! | [`DisconnectReason`] | why the socket left | disconnect handler |
+//! | [`HandlerError`] | what failed | error handlers |
+//! | [`State<T>`] | shared application state given to the builder | every handler |
+//! | [`SocketIo`] | the server, to emit anywhere | every handler |
+//!
+//! Several `Data` arguments take the positional arguments in order:
+//!
+//! ```
+//! use sockio::{Data, Socket};
+//! # fn f(io: &sockio::SocketIo) {
+//! // client: socket.emit("move", "knight", 3, 4)
+//! io.on("move", |s: Socket, Data(piece): Data<String>, Data(x): Data<u8>, Data(y): Data<u8>| async move {
+//!     s.emit("moved", &(piece, x, y)).await
+//! });
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::errors::HandlerError;
+use crate::protocol::{self, Value};
+use crate::socket::{DisconnectReason, Socket};
+use crate::SocketIo;
+
+/// What a handler call can draw from. Built by the server; handlers see it
+/// only through extractors.
+pub struct Context {
+    pub(crate) socket: Socket,
+    pub(crate) event: Option<Arc<str>>,
+    pub(crate) args: Vec<Value>,
+    pub(crate) cursor: usize,
+    pub(crate) auth: Option<Value>,
+    pub(crate) reason: Option<DisconnectReason>,
+    pub(crate) error: Option<HandlerError>,
+}
+
+impl Context {
+    pub(crate) fn new(socket: Socket) -> Self {
+        Context {
+            socket,
+            event: None,
+            args: Vec::new(),
+            cursor: 0,
+            auth: None,
+            reason: None,
+            error: None,
+        }
+    }
+}
+
+/// A type that a handler can take as an argument.
+pub trait FromContext: Sized + Send + 'static {
+    /// Extracts the value; an error (a description) sends the event to the
+    /// error handler.
+    fn from_context(ctx: &mut Context) -> Result<Self, String>;
+}
+
+impl FromContext for Socket {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        Ok(ctx.socket.clone())
+    }
+}
+
+impl FromContext for SocketIo {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        Ok(ctx.socket.io())
+    }
+}
+
+/// The next positional argument of the event, deserialized into `T`.
+/// A missing argument deserializes from `null` (so `Data<Option<T>>` accepts it).
+/// Binary values deserialize into `bytes::Bytes` or `Vec<u8>` fields at any depth.
+#[derive(Debug, Clone)]
+pub struct Data<T>(pub T);
+
+impl<T: DeserializeOwned + Send + 'static> FromContext for Data<T> {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        let i = ctx.cursor;
+        ctx.cursor += 1;
+        let v = ctx
+            .args
+            .get_mut(i)
+            .map(|v| std::mem::replace(v, Value::Nil))
+            .unwrap_or(Value::Nil);
+        protocol::from_value(v)
+            .map(Data)
+            .map_err(|e| format!("argument {}: {e}", i + 1))
+    }
+}
+
+/// All remaining arguments of the event, deserialized as a sequence: a
+/// `Vec<Value>` to take them verbatim (binaries included), a tuple for a
+/// fixed number of arguments.
+///
+/// Emitted, `Args(vec)` is several arguments (one per element), so an
+/// argument list can be passed on unchanged:
+///
+/// ```
+/// use sockio::{Args, Socket, Value};
+/// # fn f(io: &sockio::SocketIo) {
+/// io.on("echo-emit", |s: Socket, Args(args): Args<Vec<Value>>| async move {
+///     s.emit("echo-back", &Args(args)).await
+/// });
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Args<T>(pub T);
+
+impl<T: serde::Serialize> serde::Serialize for Args<Vec<T>> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = serializer.serialize_tuple(self.0.len())?;
+        for v in &self.0 {
+            t.serialize_element(v)?;
+        }
+        t.end()
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> FromContext for Args<T> {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        let start = ctx.cursor.min(ctx.args.len());
+        ctx.cursor = ctx.args.len();
+        let rest: Vec<Value> = ctx.args.drain(start..).collect();
+        // Fast path: `Args<Vec<Value>>` needs no conversion.
+        let any: Box<dyn std::any::Any> = Box::new(rest);
+        match any.downcast::<T>() {
+            Ok(t) => Ok(Args(*t)),
+            Err(any) => {
+                let rest = *any.downcast::<Vec<Value>>().expect("built above");
+                protocol::from_value(Value::Array(rest))
+                    .map(Args)
+                    .map_err(|e| format!("arguments: {e}"))
+            }
+        }
+    }
+}
+
+/// The name of the event being handled (useful in catch-all handlers).
+#[derive(Debug, Clone)]
+pub struct Event(pub String);
+
+impl FromContext for Event {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        Ok(Event(ctx.event.as_deref().unwrap_or("").to_string()))
+    }
+}
+
+/// The payload the client sent with its CONNECT packet (`auth` in
+/// socket.io-client; the query of the namespace URL for 1.x/2.x clients),
+/// deserialized into `T`. No payload deserializes from `null`.
+#[derive(Debug, Clone)]
+pub struct Auth<T>(pub T);
+
+impl<T: DeserializeOwned + Send + 'static> FromContext for Auth<T> {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        let v = ctx
+            .auth
+            .clone()
+            .or_else(|| ctx.socket.handshake().auth.clone())
+            .unwrap_or(Value::Nil);
+        protocol::from_value(v)
+            .map(Auth)
+            .map_err(|e| format!("auth: {e}"))
+    }
+}
+
+impl FromContext for DisconnectReason {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        ctx.reason
+            .ok_or_else(|| "DisconnectReason is only available in disconnect handlers".into())
+    }
+}
+
+impl FromContext for HandlerError {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        ctx.error
+            .take()
+            .ok_or_else(|| "HandlerError is only available in error handlers".into())
+    }
+}
+
+/// Shared application state registered with
+/// [`crate::SocketIoBuilder::state`] (Flask's `app` / `g`), cloned for each call:
+/// wrap it in an `Arc` or use types that are cheap to clone (a database pool).
+#[derive(Debug, Clone)]
+pub struct State<T>(pub T);
+
+impl<T: Clone + Send + Sync + 'static> FromContext for State<T> {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        ctx.socket
+            .io_inner()
+            .state
+            .get::<T>()
+            .cloned()
+            .map(State)
+            .ok_or_else(|| {
+                format!(
+                    "no state of type {} was registered with SocketIoBuilder::state",
+                    std::any::type_name::<T>()
+                )
+            })
+    }
+}

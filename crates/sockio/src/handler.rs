@@ -1,0 +1,265 @@
+//! Handlers: async functions whose arguments are extractors ([`FromContext`])
+//! and whose return value becomes the acknowledgement ([`IntoReply`]) or the
+//! connection's verdict ([`IntoConnect`]).
+//!
+//! Handlers are registered once per namespace, not per socket, and stored type
+//! erased, so neither the adapter nor any other server type shows up in a
+//! handler's signature.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::errors::{ConnectError, HandlerErrorKind};
+use crate::extract::{Context, FromContext};
+use crate::protocol::{self, Value};
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// An async function usable as a handler: every argument implements
+/// [`FromContext`], and the function is `Clone + Send + Sync + 'static`.
+///
+/// Implemented for functions and closures of up to 8 arguments; you do not
+/// implement it yourself.
+pub trait Handler<T>: Clone + Send + Sync + 'static {
+    /// What the function returns.
+    type Output: Send + 'static;
+    /// The function's future.
+    type Future: Future<Output = Self::Output> + Send + 'static;
+    /// Extracts the arguments from the context and calls the function.
+    /// An extraction failure is the error's description.
+    fn call(&self, ctx: &mut Context) -> Result<Self::Future, String>;
+}
+
+macro_rules! impl_handler {
+    ($($ty:ident),*) => {
+        #[allow(non_snake_case, unused_variables, unused_mut)]
+        impl<F, Fut, $($ty,)*> Handler<($($ty,)*)> for F
+        where
+            F: Fn($($ty,)*) -> Fut + Clone + Send + Sync + 'static,
+            Fut: Future + Send + 'static,
+            Fut::Output: Send + 'static,
+            $($ty: FromContext,)*
+        {
+            type Output = Fut::Output;
+            type Future = Fut;
+            fn call(&self, ctx: &mut Context) -> Result<Fut, String> {
+                $(let $ty = $ty::from_context(ctx)?;)*
+                Ok((self)($($ty,)*))
+            }
+        }
+    };
+}
+
+impl_handler!();
+impl_handler!(T1);
+impl_handler!(T1, T2);
+impl_handler!(T1, T2, T3);
+impl_handler!(T1, T2, T3, T4);
+impl_handler!(T1, T2, T3, T4, T5);
+impl_handler!(T1, T2, T3, T4, T5, T6);
+impl_handler!(T1, T2, T3, T4, T5, T6, T7);
+impl_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
+
+/// What an event handler returns: its acknowledgement arguments, or a failure
+/// that goes to the error handler.
+///
+/// - `()` acknowledges with no arguments (`43<id>[]`), as Flask-SocketIO does
+///   when a handler returns `None`;
+/// - [`Ack`]`(value)` acknowledges with `value`; a tuple inside is several
+///   arguments;
+/// - a tuple of serializable values is several arguments;
+/// - [`Value`], `serde_json::Value`, strings, numbers and `bool` are one argument;
+/// - `Result<T, E>` is `T`'s reply, or `E` (any `Display`) for the error handler.
+pub trait IntoReply {
+    /// The acknowledgement arguments, or why the handler failed.
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind>;
+}
+
+/// Wraps a handler's result that should be sent as the acknowledgement,
+/// following Flask-SocketIO's rule: a tuple is several arguments, `()` none,
+/// anything else one argument.
+///
+/// ```
+/// use sockio::{Ack, Data, Socket};
+/// # fn f(io: &sockio::SocketIo) {
+/// #[derive(serde::Serialize)]
+/// struct Score { points: u32 }
+/// io.on("score", |Data(name): Data<String>| async move { Ack(Score { points: name.len() as u32 }) });
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Ack<T>(pub T);
+
+impl IntoReply for () {
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        Ok(Vec::new())
+    }
+}
+
+impl<T: Serialize> IntoReply for Ack<T> {
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        protocol::to_args(&self.0).map_err(|e| HandlerErrorKind::Failed(e.to_string()))
+    }
+}
+
+impl<T: IntoReply, E: std::fmt::Display> IntoReply for Result<T, E> {
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        match self {
+            Ok(t) => t.into_reply(),
+            Err(e) => Err(HandlerErrorKind::Failed(e.to_string())),
+        }
+    }
+}
+
+impl IntoReply for Value {
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        Ok(vec![self])
+    }
+}
+
+impl IntoReply for Vec<Value> {
+    /// A `Vec<Value>` is the argument list itself (so an echo handler can
+    /// return what [`crate::Args`] gave it).
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        Ok(self)
+    }
+}
+
+macro_rules! reply_one {
+    ($($t:ty),*) => {$(
+        impl IntoReply for $t {
+            fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+                protocol::to_value(&self)
+                    .map(|v| vec![v])
+                    .map_err(|e| HandlerErrorKind::Failed(e.to_string()))
+            }
+        }
+    )*};
+}
+reply_one!(
+    serde_json::Value,
+    String,
+    &'static str,
+    bool,
+    i32,
+    i64,
+    u32,
+    u64,
+    usize,
+    f64
+);
+
+macro_rules! reply_tuple {
+    ($($t:ident),+) => {
+        #[allow(non_snake_case)]
+        impl<$($t: Serialize),+> IntoReply for ($($t,)+) {
+            fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+                let ($($t,)+) = self;
+                Ok(vec![$(protocol::to_value(&$t).map_err(|e| HandlerErrorKind::Failed(e.to_string()))?,)+])
+            }
+        }
+    };
+}
+reply_tuple!(A, B);
+reply_tuple!(A, B, C);
+reply_tuple!(A, B, C, D);
+reply_tuple!(A, B, C, D, E);
+
+/// What a connect handler or middleware returns: accept or refuse.
+///
+/// - `()` and `true` accept;
+/// - `false` refuses with the message "Connection rejected by server"
+///   (Flask-SocketIO's `return False`);
+/// - `Err(e)` refuses with `e` converted into a [`ConnectError`] (a message
+///   and optional data).
+pub trait IntoConnect {
+    /// `Ok` to accept, the refusal otherwise.
+    fn into_connect(self) -> Result<(), ConnectError>;
+}
+
+impl IntoConnect for () {
+    fn into_connect(self) -> Result<(), ConnectError> {
+        Ok(())
+    }
+}
+
+impl IntoConnect for bool {
+    fn into_connect(self) -> Result<(), ConnectError> {
+        if self {
+            Ok(())
+        } else {
+            Err(ConnectError::new("Connection rejected by server"))
+        }
+    }
+}
+
+impl<T: IntoConnect, E: Into<ConnectError>> IntoConnect for Result<T, E> {
+    fn into_connect(self) -> Result<(), ConnectError> {
+        match self {
+            Ok(t) => t.into_connect(),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl From<&str> for ConnectError {
+    fn from(s: &str) -> Self {
+        ConnectError::new(s)
+    }
+}
+
+impl From<String> for ConnectError {
+    fn from(s: String) -> Self {
+        ConnectError::new(s)
+    }
+}
+
+/// A stored event or error handler: extraction then the boxed future.
+pub(crate) type ErasedEvent = Arc<
+    dyn Fn(&mut Context) -> Result<BoxFuture<Result<Vec<Value>, HandlerErrorKind>>, String>
+        + Send
+        + Sync,
+>;
+/// A stored connect handler or middleware.
+pub(crate) type ErasedConnect =
+    Arc<dyn Fn(&mut Context) -> Result<BoxFuture<Result<(), ConnectError>>, String> + Send + Sync>;
+/// A stored disconnect handler.
+pub(crate) type ErasedDisconnect =
+    Arc<dyn Fn(&mut Context) -> Result<BoxFuture<()>, String> + Send + Sync>;
+
+pub(crate) fn erase_event<H, T>(h: H) -> ErasedEvent
+where
+    H: Handler<T>,
+    H::Output: IntoReply,
+{
+    Arc::new(move |ctx| {
+        let fut = h.call(ctx)?;
+        Ok(Box::pin(async move { fut.await.into_reply() }))
+    })
+}
+
+pub(crate) fn erase_connect<H, T>(h: H) -> ErasedConnect
+where
+    H: Handler<T>,
+    H::Output: IntoConnect,
+{
+    Arc::new(move |ctx| {
+        let fut = h.call(ctx)?;
+        Ok(Box::pin(async move { fut.await.into_connect() }))
+    })
+}
+
+pub(crate) fn erase_disconnect<H, T>(h: H) -> ErasedDisconnect
+where
+    H: Handler<T>,
+{
+    Arc::new(move |ctx| {
+        let fut = h.call(ctx)?;
+        Ok(Box::pin(async move {
+            fut.await;
+        }))
+    })
+}

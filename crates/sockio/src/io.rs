@@ -1,0 +1,495 @@
+//! The server: [`SocketIo`], its builder and options.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use sockio_engine::{Cors, Engine, EngineConfig, Message, TransportKind};
+
+use crate::adapter::{AdapterFactory, LocalAdapter};
+use crate::client::SioHandler;
+use crate::errors::ConfigError;
+use crate::handler::{Handler, IntoReply};
+use crate::ns::{Handlers, Namespace, NsInner, NsKind};
+use crate::operators::{BroadcastOperator, IntoRooms};
+use crate::protocol::{self, Packet};
+
+/// How packets are encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// The default socket.io-parser (JSON text + binary attachments).
+    #[default]
+    Json,
+    /// socket.io-msgpack-parser (one binary message per packet).
+    MsgPack,
+}
+
+/// Socket.IO options (the Engine.IO ones live in [`EngineConfig`]).
+#[derive(Debug, Clone)]
+pub struct SioConfig {
+    /// Close a connection that joins no namespace within this time (default 45 s, as Node).
+    pub connect_timeout: Duration,
+    /// Default timeout of emits that wait for an acknowledgement (default 10 s).
+    pub ack_timeout: Duration,
+    /// Handle a socket's events one after another, in arrival order (default
+    /// true; Flask-SocketIO's `async_handlers=False`). When false, each event's
+    /// handler runs concurrently.
+    pub ordered_handlers: bool,
+    /// Packet encoding.
+    pub parser: Parser,
+    /// Most binary attachments in one packet (default 10).
+    pub max_attachments: usize,
+    /// Deepest JSON nesting accepted (default 64).
+    pub max_depth: usize,
+}
+
+impl Default for SioConfig {
+    fn default() -> Self {
+        SioConfig {
+            connect_timeout: Duration::from_secs(45),
+            ack_timeout: Duration::from_secs(10),
+            ordered_handlers: true,
+            parser: Parser::Json,
+            max_attachments: 10,
+            max_depth: 64,
+        }
+    }
+}
+
+pub(crate) struct IoInner {
+    pub config: SioConfig,
+    pub limits: protocol::Limits,
+    pub namespaces: RwLock<HashMap<Arc<str>, Arc<NsInner>>>,
+    pub dynamic: RwLock<Vec<DynamicNs>>,
+    pub state: http::Extensions,
+    pub adapter_factory: Box<dyn AdapterFactory>,
+    pub default_error: RwLock<Option<crate::handler::ErasedEvent>>,
+    pub engine: RwLock<Option<Weak<Engine<SioHandler>>>>,
+}
+
+pub(crate) struct DynamicNs {
+    pub matcher: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    pub handlers: Arc<Handlers>,
+    pub children: Vec<Weak<NsInner>>,
+}
+
+impl IoInner {
+    /// Encodes a packet once into the Engine.IO messages every receiver gets.
+    pub(crate) fn encode(&self, packet: &Packet) -> Vec<Message> {
+        match self.config.parser {
+            Parser::Json => {
+                let mut buf = Vec::with_capacity(64);
+                buf.push(b'4');
+                let attachments = protocol::encode_json(&mut buf, packet);
+                let mut out = Vec::with_capacity(1 + attachments.len());
+                out.push(Message::from_framed_text(buf.into()).expect("the encoder writes UTF-8"));
+                out.extend(attachments.into_iter().map(Message::binary));
+                out
+            }
+            Parser::MsgPack => vec![Message::binary(protocol::encode_msgpack(packet))],
+        }
+    }
+
+    pub(crate) fn get_or_create_ns(self: &Arc<Self>, name: &str) -> Option<Arc<NsInner>> {
+        if let Some(ns) = self.namespaces.read().unwrap().get(name) {
+            return Some(ns.clone());
+        }
+        let mut dynamic = self.dynamic.write().unwrap();
+        let d = dynamic.iter_mut().find(|d| (d.matcher)(name))?;
+        let mut map = self.namespaces.write().unwrap();
+        if let Some(ns) = map.get(name) {
+            return Some(ns.clone());
+        }
+        let ns = NsInner::new(name, Arc::downgrade(self), d.handlers.clone());
+        d.children.push(Arc::downgrade(&ns));
+        map.insert(ns.name.clone(), ns.clone());
+        Some(ns)
+    }
+
+    pub(crate) fn dynamic_children(&self, id: usize) -> Vec<Arc<NsInner>> {
+        self.dynamic
+            .read()
+            .unwrap()
+            .get(id)
+            .map(|d| d.children.iter().filter_map(Weak::upgrade).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Builds a [`SocketIo`] server; every option is validated by [`SocketIoBuilder::build`].
+///
+/// ```
+/// use std::time::Duration;
+/// let io = sockio::SocketIo::builder()
+///     .cors_allowed_origins(["http://localhost:3000"])
+///     .ping_interval(Duration::from_secs(25))
+///     .build()
+///     .unwrap();
+/// ```
+#[must_use]
+pub struct SocketIoBuilder {
+    engine: sockio_engine::EngineConfigBuilder,
+    config: SioConfig,
+    state: http::Extensions,
+    adapter: Box<dyn AdapterFactory>,
+    errors: Vec<String>,
+}
+
+impl SocketIoBuilder {
+    fn new() -> Self {
+        SocketIoBuilder {
+            engine: EngineConfig::builder().path("/socket.io/"),
+            config: SioConfig::default(),
+            state: http::Extensions::new(),
+            adapter: Box::new(LocalAdapter),
+            errors: Vec::new(),
+        }
+    }
+
+    fn engine(
+        mut self,
+        f: impl FnOnce(sockio_engine::EngineConfigBuilder) -> sockio_engine::EngineConfigBuilder,
+    ) -> Self {
+        self.engine = f(self.engine);
+        self
+    }
+
+    /// URL path of the endpoint (default `/socket.io/`).
+    pub fn path(self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.engine(|e| e.path(path))
+    }
+    /// Server ping interval (default 25 s).
+    pub fn ping_interval(self, d: Duration) -> Self {
+        self.engine(|e| e.ping_interval(d))
+    }
+    /// How long to wait for a pong (default 20 s).
+    pub fn ping_timeout(self, d: Duration) -> Self {
+        self.engine(|e| e.ping_timeout(d))
+    }
+    /// Largest accepted message in bytes (default 1,000,000; Flask-SocketIO's `max_http_buffer_size`).
+    pub fn max_payload(self, bytes: u64) -> Self {
+        self.engine(|e| e.max_payload(bytes))
+    }
+    /// Most packets in one polling response (default 16; python-socketio
+    /// clients drop the connection above 16).
+    pub fn max_packets_per_poll(self, n: usize) -> Self {
+        self.engine(|e| e.max_packets_per_poll(n))
+    }
+    /// Outgoing queue length per connection (default 1024): past it, volatile
+    /// packets are dropped and the connection is closed with "send queue full".
+    pub fn max_buffered_packets(self, n: usize) -> Self {
+        self.engine(|e| e.max_buffered_packets(n))
+    }
+    /// Transports accepted (default both).
+    pub fn transports(self, t: impl IntoIterator<Item = TransportKind>) -> Self {
+        let t: Vec<_> = t.into_iter().collect();
+        self.engine(|e| e.transports(t))
+    }
+    /// Whether polling clients may upgrade to WebSocket (default true).
+    pub fn allow_upgrades(self, allow: bool) -> Self {
+        self.engine(|e| e.allow_upgrades(allow))
+    }
+    /// Accept socket.io-client 1.x/2.x (Engine.IO v3, Socket.IO protocol v4) (default false).
+    pub fn allow_eio3(self, allow: bool) -> Self {
+        self.engine(|e| e.allow_eio3(allow))
+    }
+    /// CORS: allowed origins; `["*"]` allows any.
+    pub fn cors_allowed_origins<I, S>(self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let origins: Vec<String> = origins.into_iter().map(Into::into).collect();
+        let cors = if origins.iter().any(|o| o == "*") {
+            Cors::any()
+        } else {
+            Cors::origins(origins)
+        };
+        self.engine(|e| e.cors(cors))
+    }
+    /// CORS with full control.
+    pub fn cors(self, cors: Cors) -> Self {
+        self.engine(|e| e.cors(cors))
+    }
+    /// Any other Engine.IO option.
+    pub fn engine_options(
+        self,
+        f: impl FnOnce(sockio_engine::EngineConfigBuilder) -> sockio_engine::EngineConfigBuilder,
+    ) -> Self {
+        self.engine(f)
+    }
+    /// See [`SioConfig::connect_timeout`].
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        if d.is_zero() {
+            self.errors
+                .push("connect_timeout must be more than zero".into());
+        }
+        self.config.connect_timeout = d;
+        self
+    }
+    /// See [`SioConfig::ack_timeout`].
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        if d.is_zero() {
+            self.errors
+                .push("ack_timeout must be more than zero".into());
+        }
+        self.config.ack_timeout = d;
+        self
+    }
+    /// See [`SioConfig::ordered_handlers`].
+    pub fn ordered_handlers(mut self, ordered: bool) -> Self {
+        self.config.ordered_handlers = ordered;
+        self
+    }
+    /// See [`SioConfig::parser`].
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.config.parser = parser;
+        self
+    }
+    /// See [`SioConfig::max_attachments`].
+    pub fn max_attachments(mut self, n: usize) -> Self {
+        self.config.max_attachments = n;
+        self
+    }
+    /// See [`SioConfig::max_depth`].
+    pub fn max_depth(mut self, n: usize) -> Self {
+        if n == 0 {
+            self.errors.push("max_depth must be at least 1".into());
+        }
+        self.config.max_depth = n;
+        self
+    }
+    /// Shared state reachable in handlers through [`crate::State<T>`].
+    pub fn state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.state.insert(state);
+        self
+    }
+    /// The cluster adapter (default [`LocalAdapter`]).
+    pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
+        self.adapter = Box::new(factory);
+        self
+    }
+
+    /// Validates the options and creates the server (with namespace `/`).
+    pub fn build(self) -> Result<SocketIo, ConfigError> {
+        if let Some(e) = self.errors.into_iter().next() {
+            return Err(ConfigError::Invalid(e));
+        }
+        let engine_config = self.engine.build()?;
+        let limits = protocol::Limits {
+            max_attachments: self.config.max_attachments,
+            max_depth: self.config.max_depth,
+        };
+        let inner = Arc::new(IoInner {
+            config: self.config,
+            limits,
+            namespaces: RwLock::default(),
+            dynamic: RwLock::default(),
+            state: self.state,
+            adapter_factory: self.adapter,
+            default_error: RwLock::default(),
+            engine: RwLock::default(),
+        });
+        let engine = Engine::new(engine_config, SioHandler { io: inner.clone() });
+        *inner.engine.write().unwrap() = Some(Arc::downgrade(&engine));
+        let io = SocketIo { inner, engine };
+        io.of("/");
+        Ok(io)
+    }
+}
+
+/// A Socket.IO server: register handlers, emit from anywhere, mount it
+/// (`io.layer()` in axum, or [`crate::serve`]).
+///
+/// Cheap to clone; all clones are the same server.
+#[derive(Clone)]
+pub struct SocketIo {
+    pub(crate) inner: Arc<IoInner>,
+    pub(crate) engine: Arc<Engine<SioHandler>>,
+}
+
+impl SocketIo {
+    /// Starts building a server.
+    pub fn builder() -> SocketIoBuilder {
+        SocketIoBuilder::new()
+    }
+
+    pub(crate) fn from_inner(inner: Arc<IoInner>) -> Self {
+        let engine = inner
+            .engine
+            .read()
+            .unwrap()
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .expect("engine alive");
+        SocketIo { inner, engine }
+    }
+
+    /// The namespace `name` (created on first use). `"/chat"` and `"chat"` are the same.
+    pub fn of(&self, name: &str) -> Namespace {
+        let name = normalize_ns(name);
+        if let Some(ns) = self.inner.namespaces.read().unwrap().get(name.as_str()) {
+            return Namespace {
+                kind: NsKind::Static(ns.clone()),
+            };
+        }
+        let mut map = self.inner.namespaces.write().unwrap();
+        let ns = map
+            .entry(name.as_str().into())
+            .or_insert_with(|| NsInner::new(&name, Arc::downgrade(&self.inner), Arc::default()))
+            .clone();
+        Namespace {
+            kind: NsKind::Static(ns),
+        }
+    }
+
+    /// A dynamic namespace: every namespace name for which `matcher` returns
+    /// true is created when a client first connects to it, with the handlers
+    /// registered on the returned [`Namespace`] (Flask-SocketIO's
+    /// `namespace='*'`, Node's `io.of(regex)`).
+    ///
+    /// ```
+    /// let io = sockio::SocketIo::builder().build().unwrap();
+    /// let workspaces = io.of_dynamic(|name| name.starts_with("/workspace-"));
+    /// workspaces.on("ping", || async { "pong" });
+    /// ```
+    pub fn of_dynamic(&self, matcher: impl Fn(&str) -> bool + Send + Sync + 'static) -> Namespace {
+        let handlers = Arc::<Handlers>::default();
+        let mut d = self.inner.dynamic.write().unwrap();
+        d.push(DynamicNs {
+            matcher: Box::new(matcher),
+            handlers: handlers.clone(),
+            children: Vec::new(),
+        });
+        Namespace {
+            kind: NsKind::Dynamic {
+                handlers,
+                io: Arc::downgrade(&self.inner),
+                id: d.len() - 1,
+            },
+        }
+    }
+
+    /// A catch-all namespace: any namespace a client asks for is accepted
+    /// with these handlers (Flask-SocketIO's `namespace='*'`).
+    pub fn of_any(&self) -> Namespace {
+        self.of_dynamic(|_| true)
+    }
+
+    /// Handles `event` on the `/` namespace (Flask-SocketIO's `@socketio.on`).
+    pub fn on<H, T>(&self, event: &str, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        self.of("/").on(event, handler);
+        self
+    }
+
+    /// Connect handler of `/` (see [`Namespace::on_connect`]).
+    pub fn on_connect<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: crate::IntoConnect,
+    {
+        self.of("/").on_connect(handler);
+        self
+    }
+
+    /// Disconnect handler of `/` (see [`Namespace::on_disconnect`]).
+    pub fn on_disconnect<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+    {
+        self.of("/").on_disconnect(handler);
+        self
+    }
+
+    /// The default error handler, for namespaces without their own
+    /// (Flask-SocketIO's `@socketio.on_error_default`). Without one, a failure
+    /// is logged and a client that asked for an ack gets `{"error": message}`.
+    pub fn on_error_default<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        *self.inner.default_error.write().unwrap() = Some(crate::handler::erase_event(handler));
+        self
+    }
+
+    /// Targets `rooms` of namespace `/` (server-side emit from anywhere).
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// Emits to every socket of namespace `/`, from anywhere (an HTTP route, a task).
+    pub async fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), crate::EmitError> {
+        self.of("/").emit(event, data).await
+    }
+
+    /// Sends a `message` event to every socket of `/`.
+    pub async fn send<T: serde::Serialize + ?Sized>(
+        &self,
+        data: &T,
+    ) -> Result<(), crate::EmitError> {
+        self.of("/").send(data).await
+    }
+
+    /// The options in force.
+    pub fn config(&self) -> &SioConfig {
+        &self.inner.config
+    }
+
+    /// The Engine.IO options in force.
+    pub fn engine_config(&self) -> &EngineConfig {
+        self.engine.config()
+    }
+
+    /// Number of open connections (Engine.IO sessions).
+    pub fn connection_count(&self) -> usize {
+        self.engine.session_count()
+    }
+
+    /// A tower layer serving the endpoint and passing other requests to the
+    /// wrapped service (an axum `Router`).
+    ///
+    /// ```no_run
+    /// # async fn f() {
+    /// let io = sockio::SocketIo::builder().build().unwrap();
+    /// let app = axum::Router::new()
+    ///     .route("/", axum::routing::get(|| async { "hello" }))
+    ///     .layer(io.layer());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+    /// axum::serve(listener, app).await.unwrap();
+    /// # }
+    /// ```
+    pub fn layer(&self) -> sockio_engine::EngineLayer<SioHandler> {
+        self.engine.layer()
+    }
+
+    /// A standalone service (404 for other paths).
+    pub fn service(&self) -> sockio_engine::EngineService<SioHandler, sockio_engine::NotFound> {
+        self.engine.service()
+    }
+
+    /// Closes every connection with the reason "server shutting down" (their
+    /// disconnect handlers run).
+    pub async fn close(&self) {
+        self.engine
+            .close_all(sockio_engine::DisconnectReason::ServerShutdown)
+            .await;
+    }
+}
+
+pub(crate) fn normalize_ns(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_string()
+    } else {
+        format!("/{name}")
+    }
+}

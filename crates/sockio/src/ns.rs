@@ -1,0 +1,414 @@
+//! Namespaces: their handlers (registered once, shared by every socket), their
+//! local sockets and rooms, and the [`Namespace`] handle users register on.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Duration;
+
+use crate::adapter::{AckCollector, Adapter, BroadcastOptions, LocalNamespace, Room};
+use crate::handler::{
+    erase_connect, erase_disconnect, erase_event, ErasedConnect, ErasedDisconnect, ErasedEvent,
+    Handler, IntoConnect, IntoReply,
+};
+use crate::io::IoInner;
+use crate::operators::BroadcastOperator;
+use crate::protocol::Packet;
+use crate::socket::{Socket, SocketId};
+
+/// The handlers of a namespace (shared by the children of a dynamic namespace).
+#[derive(Default)]
+pub(crate) struct Handlers {
+    pub events: RwLock<HashMap<Box<str>, ErasedEvent>>,
+    pub any: RwLock<Option<ErasedEvent>>,
+    pub connect: RwLock<Option<ErasedConnect>>,
+    pub middlewares: RwLock<Vec<ErasedConnect>>,
+    pub disconnect: RwLock<Option<ErasedDisconnect>>,
+    pub error: RwLock<Option<ErasedEvent>>,
+}
+
+pub(crate) struct NsInner {
+    pub name: Arc<str>,
+    pub io: Weak<IoInner>,
+    pub handlers: Arc<Handlers>,
+    pub sockets: RwLock<HashMap<SocketId, Socket>>,
+    /// room → members. A socket's own rooms are also kept in the socket.
+    pub rooms: RwLock<HashMap<Room, HashMap<SocketId, Socket>>>,
+    pub adapter: OnceLock<Arc<dyn Adapter>>,
+    pub ack_ids: AtomicU64,
+}
+
+impl NsInner {
+    pub(crate) fn new(name: &str, io: Weak<IoInner>, handlers: Arc<Handlers>) -> Arc<Self> {
+        let ns = Arc::new(NsInner {
+            name: name.into(),
+            io: io.clone(),
+            handlers,
+            sockets: RwLock::default(),
+            rooms: RwLock::default(),
+            adapter: OnceLock::new(),
+            ack_ids: AtomicU64::new(0),
+        });
+        if let Some(io) = io.upgrade() {
+            let local = LocalNamespace {
+                ns: Arc::downgrade(&ns),
+            };
+            let _ = ns.adapter.set(io.adapter_factory.create(local));
+        }
+        ns
+    }
+
+    pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
+        self.adapter.get().expect("adapter set at creation")
+    }
+
+    pub(crate) fn local(self: &Arc<Self>) -> LocalNamespace {
+        LocalNamespace {
+            ns: Arc::downgrade(self),
+        }
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn socket(&self, id: &str) -> Option<Socket> {
+        self.sockets.read().unwrap().get(id).cloned()
+    }
+
+    pub(crate) fn add_to_room(&self, room: &Room, s: &Socket) {
+        self.rooms
+            .write()
+            .unwrap()
+            .entry(room.clone())
+            .or_default()
+            .insert(s.id().clone(), s.clone());
+    }
+
+    pub(crate) fn remove_from_room(&self, room: &Room, id: &SocketId) {
+        let mut rooms = self.rooms.write().unwrap();
+        if let Some(m) = rooms.get_mut(room) {
+            m.remove(id);
+            if m.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+
+    /// The local sockets `opts` targets, without `exclude`.
+    pub(crate) fn targets(
+        &self,
+        opts: &BroadcastOptions,
+        exclude: Option<&SocketId>,
+    ) -> Vec<Socket> {
+        let rooms = self.rooms.read().unwrap();
+        let excluded: HashSet<SocketId> = opts
+            .except
+            .iter()
+            .filter_map(|r| rooms.get(r))
+            .flat_map(|m| m.keys())
+            .chain(exclude)
+            .cloned()
+            .collect();
+        let keep = |id: &SocketId| !excluded.contains(id);
+        match opts.rooms.as_slice() {
+            [] => {
+                drop(rooms);
+                let sockets = self.sockets.read().unwrap();
+                sockets
+                    .iter()
+                    .filter(|(id, _)| keep(id))
+                    .map(|(_, s)| s.clone())
+                    .collect()
+            }
+            [room] => rooms
+                .get(room)
+                .map(|m| {
+                    m.iter()
+                        .filter(|(id, _)| keep(id))
+                        .map(|(_, s)| s.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            many => {
+                let mut seen = HashSet::new();
+                let mut out = Vec::new();
+                for r in many {
+                    if let Some(m) = rooms.get(r) {
+                        for (id, s) in m {
+                            if keep(id) && seen.insert(id) {
+                                out.push(s.clone());
+                            }
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Encodes once, queues the same bytes to every target.
+    pub(crate) fn local_broadcast(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        exclude: Option<&SocketId>,
+    ) {
+        let targets = self.targets(opts, exclude);
+        if targets.is_empty() {
+            return;
+        }
+        let Some(io) = self.io.upgrade() else { return };
+        let msgs = io.encode(packet);
+        for s in &targets {
+            s.send_encoded(&msgs, opts.volatile);
+        }
+    }
+
+    pub(crate) fn local_broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        acks: Arc<dyn AckCollector>,
+    ) {
+        let targets = self.targets(opts, None);
+        acks.expect(targets.len());
+        if targets.is_empty() {
+            return;
+        }
+        let Some(io) = self.io.upgrade() else { return };
+        let id = self.next_ack_id();
+        let mut p = packet.clone();
+        p.id = Some(id);
+        let msgs = io.encode(&p);
+        for s in &targets {
+            let acks = acks.clone();
+            s.register_ack(id, Box::new(move |args| acks.ack(args)));
+            s.send_encoded(&msgs, opts.volatile);
+        }
+    }
+}
+
+/// A namespace (`/`, `/chat`, ...): register handlers on it and emit to its sockets.
+///
+/// Handlers are registered once for the namespace and shared by all its
+/// sockets. Registering again for the same event replaces the handler.
+///
+/// ```
+/// use sockio::{Data, Socket, SocketIo};
+/// let io = SocketIo::builder().build().unwrap();
+/// let chat = io.of("/chat");
+/// chat.on("message", |s: Socket, Data(text): Data<String>| async move {
+///     s.broadcast().emit("message", &text).await
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Namespace {
+    pub(crate) kind: NsKind,
+}
+
+#[derive(Clone)]
+pub(crate) enum NsKind {
+    /// A namespace with a fixed name.
+    Static(Arc<NsInner>),
+    /// A dynamic namespace: its handlers apply to every child it matched.
+    Dynamic {
+        handlers: Arc<Handlers>,
+        io: Weak<IoInner>,
+        id: usize,
+    },
+}
+
+impl Namespace {
+    fn handlers(&self) -> &Arc<Handlers> {
+        match &self.kind {
+            NsKind::Static(ns) => &ns.handlers,
+            NsKind::Dynamic { handlers, .. } => handlers,
+        }
+    }
+
+    /// The namespace's name (`"*"`-like description for a dynamic one).
+    pub fn name(&self) -> String {
+        match &self.kind {
+            NsKind::Static(ns) => ns.name.to_string(),
+            NsKind::Dynamic { id, .. } => format!("<dynamic namespace #{id}>"),
+        }
+    }
+
+    /// Handles event `event` (Flask-SocketIO: `@socketio.on(event, namespace=...)`).
+    /// The handler's return value is the acknowledgement when the client asked
+    /// for one ([`IntoReply`]). The events `message` and `json` are what
+    /// clients' `send()` emit.
+    pub fn on<H, T>(&self, event: &str, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        self.handlers()
+            .events
+            .write()
+            .unwrap()
+            .insert(event.into(), erase_event(handler));
+        self
+    }
+
+    /// Handles every event that has no handler of its own (Flask-SocketIO's
+    /// `on('*')`, Node's `onAny`); take [`crate::Event`] to get the name.
+    pub fn on_any<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        *self.handlers().any.write().unwrap() = Some(erase_event(handler));
+        self
+    }
+
+    /// Runs when a client connects to this namespace, before the connection
+    /// is confirmed: return `()`/`true` to accept, `false` or `Err(ConnectError)`
+    /// to refuse ([`IntoConnect`]). Emits made here reach the client right after
+    /// its CONNECT confirmation.
+    pub fn on_connect<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoConnect,
+    {
+        *self.handlers().connect.write().unwrap() = Some(erase_connect(handler));
+        self
+    }
+
+    /// Adds a connect middleware (Node's `io.use`): middlewares run in the
+    /// order added, before the connect handler; the first refusal stops the
+    /// connection with its [`crate::ConnectError`].
+    pub fn middleware<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoConnect,
+    {
+        self.handlers()
+            .middlewares
+            .write()
+            .unwrap()
+            .push(erase_connect(handler));
+        self
+    }
+
+    /// Runs when a socket leaves the namespace; it may take the
+    /// [`crate::DisconnectReason`] or not. The socket's rooms are still readable here.
+    pub fn on_disconnect<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+    {
+        *self.handlers().disconnect.write().unwrap() = Some(erase_disconnect(handler));
+        self
+    }
+
+    /// Handles failures of this namespace's event handlers (arguments that do
+    /// not decode, an `Err` returned, a panic): take [`crate::HandlerError`];
+    /// the return value is the acknowledgement sent to the client if it asked
+    /// for one (Flask-SocketIO's `@socketio.on_error`).
+    pub fn on_error<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        *self.handlers().error.write().unwrap() = Some(erase_event(handler));
+        self
+    }
+
+    fn operator(&self) -> BroadcastOperator {
+        match &self.kind {
+            NsKind::Static(ns) => BroadcastOperator::new(vec![ns.clone()], None),
+            NsKind::Dynamic { io, id, .. } => {
+                let children = io
+                    .upgrade()
+                    .map(|io| io.dynamic_children(*id))
+                    .unwrap_or_default();
+                BroadcastOperator::new(children, None)
+            }
+        }
+    }
+
+    /// Targets the sockets in `room` (call again or pass several to add rooms).
+    pub fn to(&self, rooms: impl crate::operators::IntoRooms) -> BroadcastOperator {
+        self.operator().to(rooms)
+    }
+
+    /// Leaves out the sockets in `rooms`.
+    pub fn except(&self, rooms: impl crate::operators::IntoRooms) -> BroadcastOperator {
+        self.operator().except(rooms)
+    }
+
+    /// Drops the packet for sockets that cannot take it now.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.operator().volatile()
+    }
+
+    /// Only this node's sockets.
+    pub fn local(&self) -> BroadcastOperator {
+        self.operator().local()
+    }
+
+    /// Sets the timeout of [`BroadcastOperator::emit_with_ack`].
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.operator().timeout(timeout)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub async fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), crate::EmitError> {
+        self.operator().emit(event, data).await
+    }
+
+    /// Sends `message` events to every socket of the namespace (`send()`).
+    pub async fn send<T: serde::Serialize + ?Sized>(
+        &self,
+        data: &T,
+    ) -> Result<(), crate::EmitError> {
+        self.operator().emit("message", data).await
+    }
+
+    /// The sockets of this namespace connected to this node.
+    pub fn sockets(&self) -> Vec<Socket> {
+        match &self.kind {
+            NsKind::Static(ns) => ns.sockets.read().unwrap().values().cloned().collect(),
+            NsKind::Dynamic { .. } => self
+                .operator()
+                .namespaces()
+                .iter()
+                .flat_map(|ns| {
+                    ns.sockets
+                        .read()
+                        .unwrap()
+                        .values()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        }
+    }
+
+    /// The local socket with this id.
+    pub fn socket(&self, id: &str) -> Option<Socket> {
+        self.operator()
+            .namespaces()
+            .iter()
+            .find_map(|ns| ns.socket(id))
+    }
+
+    /// Disconnects every socket of the namespace.
+    pub async fn disconnect_sockets(&self) -> Result<(), crate::AdapterError> {
+        self.operator().disconnect_sockets().await
+    }
+
+    /// Every room with a member (on every node).
+    pub async fn rooms(&self) -> Result<Vec<Room>, crate::AdapterError> {
+        let mut out = Vec::new();
+        for ns in self.operator().namespaces() {
+            out.extend(ns.adapter().rooms(&ns.local()).await?);
+        }
+        Ok(out)
+    }
+}

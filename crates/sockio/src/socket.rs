@@ -1,0 +1,810 @@
+//! [`Socket`]: one client's connection to one namespace, as handlers see it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sockio_engine::{Message, SendError};
+
+use crate::adapter::{Room, SocketInfo};
+use crate::errors::{AckError, EmitError};
+use crate::handler::BoxFuture;
+use crate::io::{IoInner, SocketIo};
+use crate::ns::NsInner;
+use crate::operators::{BroadcastOperator, IntoRooms};
+use crate::protocol::{self, Packet, Value};
+use crate::session::Session;
+use crate::Conn;
+
+/// A socket id: 20 random base64url characters for Socket.IO v5 clients (one
+/// per namespace, never the Engine.IO session id); for 1.x/2.x clients the
+/// Engine.IO id on `/` and `<nsp>#<id>` elsewhere, as those clients compute it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(Arc<str>);
+
+impl SocketId {
+    pub(crate) fn new(s: &str) -> Self {
+        SocketId(s.into())
+    }
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The socket's own room (every socket is in the room named by its id).
+    pub fn room(&self) -> Room {
+        self.0.clone()
+    }
+}
+
+impl std::ops::Deref for SocketId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+impl std::borrow::Borrow<str> for SocketId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+impl std::fmt::Display for SocketId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::fmt::Debug for SocketId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+impl Serialize for SocketId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Why a socket left its namespace; [`DisconnectReason::as_str`] is the reason
+/// string socket.io uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The client left the namespace (`socket.disconnect()` in the client).
+    ClientNamespaceDisconnect,
+    /// The server disconnected the socket ([`Socket::disconnect`]).
+    ServerNamespaceDisconnect,
+    /// The underlying connection ended.
+    Transport(sockio_engine::DisconnectReason),
+}
+
+impl DisconnectReason {
+    /// "client namespace disconnect", "server namespace disconnect",
+    /// "transport close", "ping timeout", "transport error", ...
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::Transport(r) => r.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the client sent when it connected to the namespace.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// The CONNECT payload (`auth`), for 1.x/2.x clients the query of the
+    /// namespace URL as an object of strings.
+    pub auth: Option<Value>,
+    /// When the socket connected.
+    pub issued: SystemTime,
+}
+
+const CONNECTING: u8 = 0;
+const CONNECTED: u8 = 1;
+const DISCONNECTED: u8 = 2;
+
+type AckCallback = Box<dyn FnOnce(Vec<Value>) + Send>;
+
+pub(crate) struct SocketInner {
+    pub id: SocketId,
+    pub ns: Arc<NsInner>,
+    pub conn: Arc<Conn>,
+    pub handshake: Handshake,
+    state: AtomicU8,
+    /// Emits made while the connect handler runs, sent after the CONNECT reply.
+    pending: Mutex<Vec<Vec<Message>>>,
+    acks: Mutex<HashMap<u64, AckCallback>>,
+    rooms: Mutex<HashSet<Room>>,
+    exec: Mutex<Exec>,
+    session: Session,
+    extensions: Mutex<http::Extensions>,
+}
+
+#[derive(Default)]
+struct Exec {
+    busy: bool,
+    queue: VecDeque<BoxFuture<()>>,
+}
+
+/// One client's connection to one namespace. Cheap to clone; handlers take it
+/// as an argument.
+///
+/// Flask-SocketIO → sockio:
+///
+/// | Flask-SocketIO | sockio |
+/// |---|---|
+/// | `emit('ev', data)` | `s.emit("ev", &data).await` |
+/// | `emit('ev', data, broadcast=True)` | `s.broadcast().include_self().emit("ev", &data).await` |
+/// | `emit('ev', data, broadcast=True, include_self=False)` | `s.broadcast().emit("ev", &data).await` |
+/// | `emit('ev', data, to=room)` | `s.to(room).include_self().emit("ev", &data).await` |
+/// | `send(data)` | `s.send(&data).await` |
+/// | `join_room(r)` / `leave_room(r)` | `s.join(r)` / `s.leave(r)` |
+/// | `rooms()` | `s.rooms()` |
+/// | `disconnect()` | `s.disconnect()` |
+/// | `request.sid` | `s.id()` |
+/// | `session['user']` | `s.session().get::<T>("user")` |
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("ns", &&*self.0.ns.name)
+            .finish()
+    }
+}
+
+pub(crate) fn check_event_name(event: &str) -> Result<(), EmitError> {
+    const RESERVED: [&str; 6] = [
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+    ];
+    if RESERVED.contains(&event) {
+        return Err(EmitError::ReservedEvent(event.to_string()));
+    }
+    Ok(())
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: SocketId,
+        ns: Arc<NsInner>,
+        conn: Arc<Conn>,
+        auth: Option<Value>,
+    ) -> Self {
+        Socket(Arc::new(SocketInner {
+            id,
+            ns,
+            conn,
+            handshake: Handshake {
+                auth,
+                issued: SystemTime::now(),
+            },
+            state: AtomicU8::new(CONNECTING),
+            pending: Mutex::default(),
+            acks: Mutex::default(),
+            rooms: Mutex::default(),
+            exec: Mutex::default(),
+            session: Session::default(),
+            extensions: Mutex::default(),
+        }))
+    }
+
+    pub(crate) fn io_inner(&self) -> Arc<IoInner> {
+        self.0
+            .ns
+            .io
+            .upgrade()
+            .expect("server alive while its sockets are")
+    }
+
+    /// The server.
+    pub fn io(&self) -> SocketIo {
+        SocketIo::from_inner(self.io_inner())
+    }
+
+    /// The socket id (Flask-SocketIO's `request.sid`).
+    pub fn id(&self) -> &SocketId {
+        &self.0.id
+    }
+
+    /// The namespace's name.
+    pub fn namespace(&self) -> &str {
+        &self.0.ns.name
+    }
+
+    /// What the client sent to connect.
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.handshake
+    }
+
+    /// The HTTP headers of the connection's first request.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.0.conn.request().headers
+    }
+
+    /// The URI of the connection's first request (with its query).
+    pub fn uri(&self) -> &http::Uri {
+        &self.0.conn.request().uri
+    }
+
+    /// A query parameter of the connection's first request, URL-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let q = self.uri().query()?;
+        crate::util::parse_query(q)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// A cookie sent with the connection's first request.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers()
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// The client's address, when the server knows it.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.0.conn.remote_addr()
+    }
+
+    /// A copy of an extension that a tower middleware put on the connection's
+    /// first request (e.g. the HTTP session of the page, Flask-SocketIO's
+    /// `manage_session=False` view of `session`).
+    pub fn http_extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.0.conn.request().extensions.get::<T>().cloned()
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> sockio_engine::TransportKind {
+        self.0.conn.transport()
+    }
+
+    /// Per-socket session storage (Flask-SocketIO's `session`, Node's `socket.data`).
+    pub fn session(&self) -> &Session {
+        &self.0.session
+    }
+
+    /// Typed per-socket storage for values that are not serializable.
+    pub fn extensions(&self) -> std::sync::MutexGuard<'_, http::Extensions> {
+        self.0.extensions.lock().unwrap()
+    }
+
+    /// Whether the socket is still connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) != DISCONNECTED
+    }
+
+    // ---- emitting ------------------------------------------------------
+
+    /// Queues already encoded messages. A full queue drops a volatile packet
+    /// and otherwise closes the connection (the client is not reading).
+    pub(crate) fn send_encoded(&self, msgs: &[Message], volatile: bool) -> bool {
+        match self.0.state.load(Ordering::Acquire) {
+            CONNECTING => {
+                let mut p = self.0.pending.lock().unwrap();
+                // Re-check under the lock: the flush takes the same lock.
+                if self.0.state.load(Ordering::Acquire) == CONNECTING {
+                    p.push(msgs.to_vec());
+                    return true;
+                }
+            }
+            DISCONNECTED => return false,
+            _ => {}
+        }
+        let r = if msgs.len() == 1 {
+            self.0.conn.send(msgs[0].clone())
+        } else {
+            self.0.conn.send_many(msgs.to_vec())
+        };
+        match r {
+            Ok(()) => true,
+            Err(SendError::Full) if volatile => false,
+            Err(SendError::Full) => {
+                tracing::warn!(sid = %self.0.id, "send queue full: closing the connection");
+                self.0
+                    .conn
+                    .close(sockio_engine::DisconnectReason::SlowConsumer);
+                false
+            }
+            Err(SendError::Closed) => false,
+        }
+    }
+
+    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        let msgs = self.io_inner().encode(packet);
+        if self.send_encoded(&msgs, false) {
+            Ok(())
+        } else {
+            Err(EmitError::Disconnected)
+        }
+    }
+
+    /// Emits `event` to this client. `data` follows Flask-SocketIO's rule: a
+    /// tuple is several arguments, `()` none, anything else one argument;
+    /// `bytes::Bytes` values anywhere inside travel as binary.
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        self.emit_inner(event, data, None)
+    }
+
+    /// Sends a `message` event (Flask-SocketIO's `send(data)`); use
+    /// `emit("json", ..)` for `send(data, json=True)`.
+    pub async fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        self.emit_inner("message", data, None)
+    }
+
+    fn emit_inner<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        ack_id: Option<u64>,
+    ) -> Result<(), EmitError> {
+        check_event_name(event)?;
+        let args = protocol::to_args(data)?;
+        let packet = Packet::event(&*self.0.ns.name, event, args, ack_id);
+        self.send_packet(&packet)
+    }
+
+    /// Emits and waits for the client's acknowledgement (Node's
+    /// `emitWithAck`), up to the server's `ack_timeout`; see [`Socket::timeout`].
+    pub async fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<Value>, AckError> {
+        let timeout = self.io_inner().config.ack_timeout;
+        self.emit_with_ack_timeout(event, data, timeout).await
+    }
+
+    async fn emit_with_ack_timeout<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, AckError> {
+        let id = self.0.ns.next_ack_id();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.register_ack(id, Box::new(move |args| drop(tx.send(args))));
+        if let Err(e) = self.emit_inner(event, data, Some(id)) {
+            self.0.acks.lock().unwrap().remove(&id);
+            return Err(e.into());
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(args)) => Ok(args),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                self.0.acks.lock().unwrap().remove(&id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    /// Emits and returns the client's first acknowledgement argument as `R`
+    /// (Flask-SocketIO's `call`).
+    pub async fn call<R: DeserializeOwned, T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<R, AckError> {
+        let args = self.emit_with_ack(event, data).await?;
+        protocol::from_value(args.into_iter().next().unwrap_or(Value::Nil))
+            .map_err(AckError::Decode)
+    }
+
+    /// Emit options for this socket only: a timeout for acknowledgements.
+    pub fn timeout(&self, timeout: Duration) -> SocketEmitter<'_> {
+        SocketEmitter {
+            socket: self,
+            timeout: Some(timeout),
+            volatile: false,
+        }
+    }
+
+    /// Emit options for this socket only: drop the packet if the client cannot take it now.
+    pub fn volatile(&self) -> SocketEmitter<'_> {
+        SocketEmitter {
+            socket: self,
+            timeout: None,
+            volatile: true,
+        }
+    }
+
+    pub(crate) fn register_ack(&self, id: u64, cb: AckCallback) {
+        self.0.acks.lock().unwrap().insert(id, cb);
+    }
+
+    pub(crate) fn on_ack(&self, id: u64, args: Vec<Value>) {
+        let cb = self.0.acks.lock().unwrap().remove(&id);
+        match cb {
+            Some(cb) => cb(args),
+            None => tracing::debug!(sid = %self.0.id, id, "acknowledgement for an unknown id"),
+        }
+    }
+
+    // ---- targets -------------------------------------------------------
+
+    fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(vec![self.0.ns.clone()], Some(self.clone()))
+    }
+
+    /// Every other socket of the namespace (Node's `socket.broadcast`); add
+    /// [`BroadcastOperator::include_self`] for Flask-SocketIO's `broadcast=True`.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.operator()
+    }
+
+    /// The sockets in `rooms`, without this one (Node's `socket.to(room)`); add
+    /// [`BroadcastOperator::include_self`] for Flask-SocketIO's `to=room`.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().to(rooms)
+    }
+
+    /// Every socket of the namespace except those in `rooms` (and this one).
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().except(rooms)
+    }
+
+    /// Only this node's sockets.
+    pub fn local(&self) -> BroadcastOperator {
+        self.operator().local()
+    }
+
+    // ---- rooms ---------------------------------------------------------
+
+    /// Joins one or several rooms (Flask-SocketIO's `join_room`).
+    pub fn join(&self, rooms: impl IntoRooms) {
+        if !self.connected() {
+            return;
+        }
+        let rooms = rooms.into_rooms();
+        let mut mine = self.0.rooms.lock().unwrap();
+        for r in rooms {
+            if mine.insert(r.clone()) {
+                self.0.ns.add_to_room(&r, self);
+            }
+        }
+    }
+
+    /// Leaves a room (Flask-SocketIO's `leave_room`).
+    pub fn leave(&self, room: impl IntoRooms) {
+        let mut mine = self.0.rooms.lock().unwrap();
+        for r in room.into_rooms() {
+            if mine.remove(&r) {
+                self.0.ns.remove_from_room(&r, &self.0.id);
+            }
+        }
+    }
+
+    /// Leaves every room, its own included.
+    pub fn leave_all(&self) {
+        let rooms: Vec<Room> = self.0.rooms.lock().unwrap().drain().collect();
+        for r in rooms {
+            self.0.ns.remove_from_room(&r, &self.0.id);
+        }
+    }
+
+    /// The rooms this socket is in, its own room (its id) included
+    /// (Flask-SocketIO's `rooms()`).
+    pub fn rooms(&self) -> Vec<Room> {
+        let mut v: Vec<Room> = self.0.rooms.lock().unwrap().iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    pub(crate) fn info(&self) -> SocketInfo {
+        let req = self.0.conn.request();
+        let headers: Vec<(Value, Value)> = req
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((Value::from(k.as_str()), Value::from(v.to_str().ok()?))))
+            .collect();
+        let handshake = Value::Map(vec![
+            (Value::from("headers"), Value::Map(headers)),
+            (
+                Value::from("time"),
+                Value::from(httpdate_like(self.0.handshake.issued)),
+            ),
+            (
+                Value::from("address"),
+                Value::from(
+                    self.remote_addr()
+                        .map(|a| a.ip().to_string())
+                        .unwrap_or_default(),
+                ),
+            ),
+            (
+                Value::from("xdomain"),
+                Value::from(req.headers.contains_key(http::header::ORIGIN)),
+            ),
+            (Value::from("secure"), Value::from(false)),
+            (
+                Value::from("issued"),
+                Value::from(
+                    self.0
+                        .handshake
+                        .issued
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as u64)
+                        .unwrap_or(0),
+                ),
+            ),
+            (Value::from("url"), Value::from(req.uri.to_string())),
+            (
+                Value::from("query"),
+                Value::Map(
+                    req.uri
+                        .query()
+                        .map(crate::util::parse_query)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (Value::from(k), Value::from(v)))
+                        .collect(),
+                ),
+            ),
+            (
+                Value::from("auth"),
+                self.0.handshake.auth.clone().unwrap_or(Value::Map(vec![])),
+            ),
+        ]);
+        SocketInfo {
+            id: self.0.id.clone(),
+            rooms: self.rooms(),
+            handshake,
+            data: self.0.session.to_value(),
+        }
+    }
+
+    // ---- lifecycle -----------------------------------------------------
+
+    /// Disconnects this socket from its namespace (the client gets a
+    /// DISCONNECT packet and reports "io server disconnect"). Other namespaces
+    /// of the same connection stay connected.
+    pub fn disconnect(&self) {
+        self.disconnect_inner(false)
+    }
+
+    /// Closes the whole underlying connection (every namespace).
+    pub fn close_connection(&self) {
+        self.0
+            .conn
+            .close(sockio_engine::DisconnectReason::ServerClose);
+    }
+
+    pub(crate) fn disconnect_inner(&self, close: bool) {
+        if close {
+            self.close_connection();
+            return;
+        }
+        if self.connected() {
+            let _ = self.send_packet(&Packet::disconnect(&*self.0.ns.name));
+            crate::client::detach(self);
+            self.closed(DisconnectReason::ServerNamespaceDisconnect);
+        }
+    }
+
+    /// Marks the socket connected, sends the CONNECT reply and what the
+    /// connect handler emitted.
+    pub(crate) fn confirm(&self, reply: &Packet) {
+        let msgs = self.io_inner().encode(reply);
+        let mut pending = self.0.pending.lock().unwrap();
+        let _ = self.0.conn.send_many(msgs);
+        for m in pending.drain(..) {
+            let _ = self.0.conn.send_many(m);
+        }
+        self.0.state.store(CONNECTED, Ordering::Release);
+    }
+
+    /// Ends the socket: disconnect handler (rooms still readable), then rooms
+    /// and namespace membership removed, pending acks dropped.
+    pub(crate) fn closed(&self, reason: DisconnectReason) {
+        let prev = self.0.state.swap(DISCONNECTED, Ordering::AcqRel);
+        if prev == DISCONNECTED {
+            return;
+        }
+        self.0.pending.lock().unwrap().clear();
+        let handler = self.0.ns.handlers.disconnect.read().unwrap().clone();
+        let s = self.clone();
+        let finish = move || {
+            s.leave_all();
+            s.0.ns.sockets.write().unwrap().remove(&s.0.id);
+            s.0.acks.lock().unwrap().clear();
+        };
+        if prev == CONNECTED {
+            tracing::debug!(sid = %self.0.id, ns = %self.0.ns.name, %reason, "socket disconnected");
+        }
+        match handler.filter(|_| prev == CONNECTED) {
+            Some(h) => {
+                let mut ctx = crate::extract::Context::new(self.clone());
+                ctx.reason = Some(reason);
+                match h(&mut ctx) {
+                    Ok(fut) => {
+                        let fut = async move {
+                            if let Err(p) = std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                                tracing::error!(
+                                    "disconnect handler panicked: {}",
+                                    panic_message(&p)
+                                );
+                            }
+                            finish();
+                        };
+                        run_now_or_spawn(Box::pin(fut));
+                    }
+                    Err(e) => {
+                        tracing::error!("disconnect handler: {e}");
+                        finish();
+                    }
+                }
+            }
+            None => finish(),
+        }
+    }
+
+    // ---- handler execution --------------------------------------------
+
+    /// Runs an event's job: in arrival order per socket (the default), or
+    /// concurrently. A job that completes without waiting runs inline, with no
+    /// task spawned.
+    pub(crate) fn run_job(&self, job: BoxFuture<()>, ordered: bool) {
+        if !ordered {
+            run_now_or_spawn(job);
+            return;
+        }
+        {
+            let mut ex = self.0.exec.lock().unwrap();
+            if ex.busy {
+                ex.queue.push_back(job);
+                return;
+            }
+            ex.busy = true;
+        }
+        let mut job = job;
+        loop {
+            if let Some(job) = poll_once(job) {
+                let s = self.clone();
+                tokio::spawn(async move {
+                    job.await;
+                    loop {
+                        let next = {
+                            let mut ex = s.0.exec.lock().unwrap();
+                            match ex.queue.pop_front() {
+                                Some(j) => j,
+                                None => {
+                                    ex.busy = false;
+                                    return;
+                                }
+                            }
+                        };
+                        next.await;
+                    }
+                });
+                return;
+            }
+            let mut ex = self.0.exec.lock().unwrap();
+            match ex.queue.pop_front() {
+                Some(j) => job = j,
+                None => {
+                    ex.busy = false;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Polls a job once; returns it if it is not finished.
+fn poll_once(mut job: BoxFuture<()>) -> Option<BoxFuture<()>> {
+    let mut cx = TaskContext::from_waker(std::task::Waker::noop());
+    match job.as_mut().poll(&mut cx) {
+        Poll::Ready(()) => None,
+        Poll::Pending => Some(job),
+    }
+}
+
+pub(crate) fn run_now_or_spawn(job: BoxFuture<()>) {
+    if let Some(job) = poll_once(job) {
+        tokio::spawn(job);
+    }
+}
+
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".into()
+    }
+}
+
+fn httpdate_like(t: SystemTime) -> String {
+    // Node reports `new Date().toString()`; an RFC 3339-like UTC stamp is
+    // enough for clients that display it.
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{secs}")
+}
+
+/// Emit options for one socket, from [`Socket::timeout`] or [`Socket::volatile`].
+pub struct SocketEmitter<'a> {
+    socket: &'a Socket,
+    timeout: Option<Duration>,
+    volatile: bool,
+}
+
+impl SocketEmitter<'_> {
+    /// Drops the packet if the client cannot take it now.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Emits `event`.
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        check_event_name(event)?;
+        let args = protocol::to_args(data)?;
+        let packet = Packet::event(&*self.socket.0.ns.name, event, args, None);
+        let msgs = self.socket.io_inner().encode(&packet);
+        self.socket.send_encoded(&msgs, self.volatile);
+        Ok(())
+    }
+
+    /// Emits and waits for the acknowledgement, up to this emitter's timeout.
+    pub async fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<Value>, AckError> {
+        let t = self
+            .timeout
+            .unwrap_or_else(|| self.socket.io_inner().config.ack_timeout);
+        self.socket.emit_with_ack_timeout(event, data, t).await
+    }
+
+    /// Emits and returns the first acknowledgement argument as `R`.
+    pub async fn call<R: DeserializeOwned, T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<R, AckError> {
+        let args = self.emit_with_ack(event, data).await?;
+        protocol::from_value(args.into_iter().next().unwrap_or(Value::Nil))
+            .map_err(AckError::Decode)
+    }
+}
