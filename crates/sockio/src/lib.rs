@@ -52,7 +52,7 @@ pub use io::{Parser, SioConfig, SocketIo, SocketIoBuilder};
 pub use ns::Namespace;
 pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms};
 pub use protocol::Value;
-pub use serve::{serve, Serve};
+pub use serve::{serve, serve_listener, Serve};
 pub use session::Session;
 pub use socket::{DisconnectReason, Handshake, Socket, SocketEmitter, SocketId};
 pub use sockio_engine::{Cors, TransportKind};

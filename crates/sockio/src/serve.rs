@@ -29,16 +29,41 @@ use crate::SocketIo;
 pub fn serve<A: ToSocketAddrs + Send + 'static>(io: SocketIo, addr: A) -> Serve<A> {
     Serve {
         io,
-        addr,
+        bind: Bind::Addr(addr),
         static_dir: None,
     }
+}
+
+/// As [`serve`], on a listener you bound yourself (port 0 in tests, say).
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let port = listener.local_addr()?.port();
+/// let io = sockio::SocketIo::builder().build().unwrap();
+/// tokio::spawn(sockio::serve_listener(io, listener).into_future());
+/// # let _ = port; Ok(())
+/// # }
+/// # use std::future::IntoFuture;
+/// ```
+pub fn serve_listener(io: SocketIo, listener: TcpListener) -> Serve<SocketAddr> {
+    Serve {
+        io,
+        bind: Bind::Listener(listener),
+        static_dir: None,
+    }
+}
+
+enum Bind<A> {
+    Addr(A),
+    Listener(TcpListener),
 }
 
 /// A server being configured; `.await` runs it. See [`serve`].
 #[must_use = "a server does nothing until awaited"]
 pub struct Serve<A> {
     io: SocketIo,
-    addr: A,
+    bind: Bind<A>,
     static_dir: Option<PathBuf>,
 }
 
@@ -56,7 +81,10 @@ impl<A: ToSocketAddrs + Send + 'static> IntoFuture for Serve<A> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let listener = TcpListener::bind(self.addr).await?;
+            let listener = match self.bind {
+                Bind::Addr(a) => TcpListener::bind(a).await?,
+                Bind::Listener(l) => l,
+            };
             tracing::info!("listening on http://{}", listener.local_addr()?);
             match self.static_dir {
                 Some(dir) => {
