@@ -218,24 +218,53 @@ pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
     buf.reserve(bytes.len() + 2);
     buf.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc = ESCAPE[b as usize];
-        if esc == 0 {
-            continue;
+    let mut i = 0;
+    while i < bytes.len() {
+        // skip 8 clean bytes at a time (no control char, `"` or `\`); a window
+        // that needs work is handled byte by byte
+        let end = match bytes.get(i..i + 8) {
+            Some(chunk) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                if !needs_escape(u64::from_le_bytes(word)) {
+                    i += 8;
+                    continue;
+                }
+                i + 8
+            }
+            None => bytes.len(),
+        };
+        while i < end {
+            let b = bytes[i];
+            let esc = ESCAPE[b as usize];
+            if esc != 0 {
+                buf.extend_from_slice(&bytes[start..i]);
+                if esc == b'u' {
+                    buf.extend_from_slice(b"\\u00");
+                    buf.push(HEX[(b >> 4) as usize]);
+                    buf.push(HEX[(b & 0xf) as usize]);
+                } else {
+                    buf.push(b'\\');
+                    buf.push(esc);
+                }
+                start = i + 1;
+            }
+            i += 1;
         }
-        buf.extend_from_slice(&bytes[start..i]);
-        if esc == b'u' {
-            buf.extend_from_slice(b"\\u00");
-            buf.push(HEX[(b >> 4) as usize]);
-            buf.push(HEX[(b & 0xf) as usize]);
-        } else {
-            buf.push(b'\\');
-            buf.push(esc);
-        }
-        start = i + 1;
     }
     buf.extend_from_slice(&bytes[start..]);
     buf.push(b'"');
+}
+
+/// Whether any byte of `x` is below 0x20, `"` or `\\` (SWAR test).
+#[inline]
+fn needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_0x20 = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    (below_0x20 | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\'))))
+        != 0
 }
 
 pub(crate) fn write_u64(buf: &mut Vec<u8>, mut n: u64) {

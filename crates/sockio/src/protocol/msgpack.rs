@@ -248,9 +248,9 @@ pub fn decode_msgpack(data: &[u8], limits: &Limits) -> Result<Packet, ProtocolEr
     let mut payload = None;
     let mut id = None;
     for _ in 0..len {
-        let key = r.value(0)?;
+        let key = r.key()?;
         let value = r.value(0)?;
-        match key.as_str() {
+        match key {
             Some("type") => kind = Some(value),
             Some("nsp") => nsp = Some(value),
             Some("data") => payload = Some(value),
@@ -341,6 +341,22 @@ impl<'a> Reader<'a> {
     }
     fn remaining(&self) -> usize {
         self.b.len() - self.pos
+    }
+
+    /// A top-level key: a short string read without allocating, `None` for
+    /// anything else (skipped).
+    fn key(&mut self) -> Result<Option<&'a str>, ProtocolError> {
+        match self.b.get(self.pos) {
+            Some(&m @ 0xa0..=0xbf) => {
+                self.pos += 1;
+                let s = self.take(usize::from(m & 0x1f))?;
+                Ok(std::str::from_utf8(s).ok())
+            }
+            _ => {
+                self.value(0)?;
+                Ok(None)
+            }
+        }
     }
 
     fn string(&mut self, len: usize) -> Result<Value, ProtocolError> {
