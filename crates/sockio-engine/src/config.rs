@@ -289,7 +289,7 @@ pub struct ConfigError(pub String);
 /// ```
 /// use sockio_engine::{CookieConfig, SameSite};
 /// let c = CookieConfig { name: "sid".into(), ..CookieConfig::default() };
-/// assert_eq!(c.path, "/");
+/// assert_eq!(c.path.as_deref(), Some("/"));
 /// assert!(c.http_only);
 /// assert_eq!(c.same_site, Some(SameSite::Lax));
 /// ```

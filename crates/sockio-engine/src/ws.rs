@@ -36,12 +36,14 @@ fn ws_config(max_payload: u64) -> WebSocketConfig {
         .max_frame_size(Some(max))
 }
 
+type HttpResponse = Response<Full<Bytes>>;
+
 /// Checks the WebSocket headers and builds the 101 answer; takes the
-/// request's upgrade future.
+/// request's upgrade future. The error is the answer refusing the request.
 fn accept(
     parts: &mut http::request::Parts,
-) -> Result<(Response<Full<Bytes>>, OnUpgrade), Response<Full<Bytes>>> {
-    let bad = || upgrade_error_response(ErrorCode::BadRequest, None);
+) -> Result<(HttpResponse, OnUpgrade), Box<HttpResponse>> {
+    let bad = || Box::new(upgrade_error_response(ErrorCode::BadRequest, None));
     let key = parts
         .headers
         .get(header::SEC_WEBSOCKET_KEY)
@@ -92,7 +94,7 @@ pub(crate) fn handshake<H: EngineHandler>(
 ) -> Response<Full<Bytes>> {
     let (resp, on_upgrade) = match accept(&mut parts) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     tokio::spawn(async move {
         let Some(mut ws) = open_ws(on_upgrade, engine.config().max_payload).await else {
@@ -124,7 +126,7 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
 ) -> Response<Full<Bytes>> {
     let (resp, on_upgrade) = match accept(&mut parts) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let span = socket.shared.span.clone();
     tokio::spawn(
