@@ -60,3 +60,8 @@ pub use test_client::{Received, TestClient, TestClientBuilder, TestClientError};
 
 /// An Engine.IO connection as this crate holds it.
 pub(crate) type Conn = sockio_engine::Socket<ConnData>;
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
