@@ -547,3 +547,42 @@ async fn remote_addr_and_request_are_kept() {
     );
     assert_eq!(socket.protocol(), sockio_engine::ProtocolVersion::V4);
 }
+
+#[tokio::test]
+async fn concurrent_posts_close_the_session() {
+    let s = start(conformance()).await;
+    let sid = handshake(s.addr).await;
+    let p = poll_path(&sid);
+    // A POST whose body never completes stays in flight.
+    let mut slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = format!("POST {p} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4ab");
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let r = post(s.addr, &p, b"4second").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), r#"{"code":3,"message":"Bad request"}"#);
+    assert_eq!(get(s.addr, &p).await.status, 400);
+    assert_eq!(
+        s.wait_closes(1).await,
+        vec![DisconnectReason::ProtocolViolation]
+    );
+}
+
+#[tokio::test]
+async fn refused_websocket_requests_get_400() {
+    let s = start(conformance()).await;
+    for q in [
+        "EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAAA",
+        "EIO=5&transport=websocket",
+        "EIO=4&transport=abc",
+    ] {
+        let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        let url = format!("ws://{}/engine.io/?{q}", s.addr);
+        match tokio_tungstenite::client_async(url, tcp).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status(), 400, "{q}")
+            }
+            other => panic!("{q}: expected HTTP 400, got {other:?}"),
+        }
+    }
+}
