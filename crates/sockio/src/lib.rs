@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+mod class_ns;
 mod client;
 mod errors;
 pub mod extract;
@@ -42,6 +43,7 @@ pub mod test_client;
 mod util;
 
 pub use adapter::{Adapter, LocalAdapter, Room};
+pub use class_ns::{EventResult, NamespaceHandler, Reply};
 pub use client::{ConnData, SioHandler};
 pub use errors::{
     AckError, AdapterError, ConfigError, ConnectError, EmitError, HandlerError, HandlerErrorKind,

@@ -657,3 +657,60 @@ async fn server_side_socket_operations_on_a_selection() {
     assert_eq!(b.recv().await.unwrap().event, "disconnect");
     assert_eq!(io.of("/").sockets().len(), 1);
 }
+
+struct Counter {
+    start: i64,
+}
+
+impl sockio::NamespaceHandler for Counter {
+    async fn on_connect(&self, s: &Socket, auth: Option<Value>) -> Result<(), ConnectError> {
+        if auth.is_some() {
+            return Err(ConnectError::new("no auth expected"));
+        }
+        s.session().insert("n", &self.start);
+        Ok(())
+    }
+    async fn on_event(&self, s: &Socket, event: &str, args: Vec<Value>) -> sockio::EventResult {
+        match event {
+            "add" => {
+                let by: i64 =
+                    sockio::protocol::from_value(args.into_iter().next().unwrap_or(Value::Nil))?;
+                let n = s.session().get::<i64>("n").unwrap_or(0) + by;
+                s.session().insert("n", &n);
+                sockio::Reply::ack(&n)
+            }
+            _ => Ok(sockio::Reply::Unhandled),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_namespace_can_be_a_type_with_methods() {
+    let io = io();
+    io.of("/count").handler(Counter { start: 10 });
+    let c = TestClient::builder(&io)
+        .namespace("/count")
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.emit_with_ack("add", &5).await.unwrap(),
+        vec![Value::from(15)]
+    );
+    assert_eq!(
+        c.emit_with_ack("add", &1).await.unwrap(),
+        vec![Value::from(16)]
+    );
+    let err = c.emit_with_ack("add", &"x").await.unwrap();
+    assert!(j(&err[0])["error"].is_string());
+    let err = c.emit_with_ack("nope", &()).await.unwrap();
+    assert_eq!(j(&err[0])["error"], "no handler for event `nope`");
+    assert!(matches!(
+        TestClient::builder(&io)
+            .namespace("/count")
+            .auth(&json!({"a": 1}))
+            .connect()
+            .await,
+        Err(TestClientError::Refused(_))
+    ));
+}
