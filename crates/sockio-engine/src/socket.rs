@@ -265,9 +265,8 @@ impl Shared {
                 return Err(SendError::Closed);
             }
             if st.queue.len() + n > self.max_buffered {
-                drop(st);
-                tracing::warn!(parent: &self.span, "send queue full, closing the session");
-                self.close(DisconnectReason::SlowConsumer);
+                // The layer above decides: drop (volatile) or close with
+                // `DisconnectReason::SlowConsumer`.
                 return Err(SendError::Full);
             }
             st.queue.extend(msgs.map(Packet::Message));
@@ -345,7 +344,8 @@ impl<D> Socket<D> {
         &self.data
     }
     /// Queues one message. Never waits: a full queue gives [`SendError::Full`]
-    /// (and the session is closed with [`DisconnectReason::SlowConsumer`]).
+    /// and leaves the session open; the caller drops the message (a volatile
+    /// one) or closes the session with [`DisconnectReason::SlowConsumer`].
     pub fn send(&self, msg: Message) -> Result<(), SendError> {
         self.shared.push_messages(std::iter::once(msg))
     }

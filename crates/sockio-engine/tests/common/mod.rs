@@ -40,7 +40,11 @@ impl EngineHandler for Recorder {
             Some(t) if t.starts_with("burst ") => {
                 let n: usize = t[6..].parse().unwrap();
                 for i in 0..n {
-                    let _ = s.send(Message::text(format!("m{i}")));
+                    if s.send(Message::text(format!("m{i}"))) == Err(sockio_engine::SendError::Full)
+                    {
+                        s.close(DisconnectReason::SlowConsumer);
+                        break;
+                    }
                 }
             }
             Some("close-me") => s.close(DisconnectReason::ServerClose),
