@@ -246,7 +246,7 @@ impl LocalNamespace {
     pub fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
         self.with(|ns| {
             for s in ns.targets(opts, None) {
-                s.join(rooms.iter().cloned().collect::<Vec<_>>());
+                s.join(rooms.to_vec());
             }
         })
     }
