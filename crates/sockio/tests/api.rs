@@ -714,3 +714,26 @@ async fn a_namespace_can_be_a_type_with_methods() {
         Err(TestClientError::Refused(_))
     ));
 }
+
+#[tokio::test]
+async fn shutdown_closes_every_socket_with_its_reason() {
+    let io = io();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let r2 = reasons.clone();
+    io.on_disconnect(move |reason: DisconnectReason| {
+        let r = r2.clone();
+        async move { r.lock().unwrap().push(reason.to_string()) }
+    });
+    let a = TestClient::connect(&io).await.unwrap();
+    let b = TestClient::connect(&io).await.unwrap();
+    io.close().await;
+    assert!(a.closed(Duration::from_secs(3)).await);
+    assert!(b.closed(Duration::from_secs(3)).await);
+    for _ in 0..50 {
+        if reasons.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*reasons.lock().unwrap(), vec!["server shutting down"; 2]);
+}
