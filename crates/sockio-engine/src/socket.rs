@@ -339,6 +339,12 @@ impl<D> Socket<D> {
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.shared.remote
     }
+    /// The session's `tracing` span (fields `sid` and `transport`): the layer
+    /// above enters it, or instruments its tasks with it, so that its logs
+    /// name the connection.
+    pub fn span(&self) -> &tracing::Span {
+        &self.shared.span
+    }
     /// The layer above's state for this session.
     pub fn data(&self) -> &D {
         &self.data

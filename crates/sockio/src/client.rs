@@ -98,6 +98,7 @@ impl EngineHandler for SioHandler {
     }
 
     fn on_message(&self, conn: &Arc<Conn>, msg: Message) {
+        let _span = conn.span().enter();
         let packet = match self.decode(conn, msg) {
             Ok(Some(p)) => p,
             Ok(None) => return,

@@ -677,7 +677,12 @@ impl Socket {
     /// task spawned.
     pub(crate) fn run_job(&self, job: BoxFuture<()>, ordered: bool) {
         if !ordered {
-            run_now_or_spawn(job);
+            if let Some(job) = poll_once(job) {
+                tokio::spawn(tracing::Instrument::instrument(
+                    job,
+                    self.0.conn.span().clone(),
+                ));
+            }
             return;
         }
         {
@@ -692,22 +697,26 @@ impl Socket {
         loop {
             if let Some(job) = poll_once(job) {
                 let s = self.clone();
-                tokio::spawn(async move {
-                    job.await;
-                    loop {
-                        let next = {
-                            let mut ex = s.0.exec.lock().unwrap();
-                            match ex.queue.pop_front() {
-                                Some(j) => j,
-                                None => {
-                                    ex.busy = false;
-                                    return;
+                let span = self.0.conn.span().clone();
+                tokio::spawn(tracing::Instrument::instrument(
+                    async move {
+                        job.await;
+                        loop {
+                            let next = {
+                                let mut ex = s.0.exec.lock().unwrap();
+                                match ex.queue.pop_front() {
+                                    Some(j) => j,
+                                    None => {
+                                        ex.busy = false;
+                                        return;
+                                    }
                                 }
-                            }
-                        };
-                        next.await;
-                    }
-                });
+                            };
+                            next.await;
+                        }
+                    },
+                    span,
+                ));
                 return;
             }
             let mut ex = self.0.exec.lock().unwrap();
