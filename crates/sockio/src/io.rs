@@ -423,6 +423,11 @@ impl SocketIo {
         self.of("/").to(rooms)
     }
 
+    /// Removes every socket of namespace `/` from `room` (Flask-SocketIO's `close_room`).
+    pub async fn close_room(&self, room: &str) -> Result<(), crate::AdapterError> {
+        self.of("/").close_room(room).await
+    }
+
     /// Emits to every socket of namespace `/`, from anywhere (an HTTP route, a task).
     pub async fn emit<T: serde::Serialize + ?Sized>(
         &self,

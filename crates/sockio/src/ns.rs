@@ -403,6 +403,11 @@ impl Namespace {
         self.operator().disconnect_sockets().await
     }
 
+    /// Removes every socket from `room` (Flask-SocketIO's `close_room`), on every node.
+    pub async fn close_room(&self, room: &str) -> Result<(), crate::AdapterError> {
+        self.operator().to(room).leave(room).await
+    }
+
     /// Every room with a member (on every node).
     pub async fn rooms(&self) -> Result<Vec<Room>, crate::AdapterError> {
         let mut out = Vec::new();

@@ -653,6 +653,9 @@ async fn server_side_socket_operations_on_a_selection() {
     io.to("green").emit("g", &()).await.unwrap();
     assert_eq!(a.recv().await.unwrap().event, "g");
     assert!(b.recv_nothing(QUIET).await.is_none());
+    io.close_room("green").await.unwrap();
+    io.to("green").emit("g", &()).await.unwrap();
+    assert!(a.recv_nothing(QUIET).await.is_none());
     io.to("blue").disconnect_sockets().await.unwrap();
     assert_eq!(b.recv().await.unwrap().event, "disconnect");
     assert_eq!(io.of("/").sockets().len(), 1);
