@@ -16,7 +16,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-SMOKE=0; RUNS=3; BUILD=1; STRICT=0
+SMOKE=0; RUNS=3; BUILD=1; STRICT=0; SCEN_SET=0
 PEERS="sockio socketioxide node python rawws"
 SCENARIOS="echo broadcast broadcast-rate idle idle-50k echo-polling"
 DURATION=10; WARMUP=3; OUT="$ROOT/BENCHMARKS.md"; OUT_SET=0
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --smoke) SMOKE=1 ;;
     --runs) RUNS=$2; shift ;;
     --peers) PEERS=$2; shift ;;
-    --scenarios) SCENARIOS=$2; shift ;;
+    --scenarios) SCENARIOS=$2; SCEN_SET=1; shift ;;
     --duration) DURATION=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
     --no-build) BUILD=0 ;;
@@ -44,7 +44,7 @@ PORT=${BASE_PORT:-21100}
 STAMP=$(date +%Y%m%d-%H%M%S)
 if [ $SMOKE = 1 ]; then
   RUNS=1; DURATION=2; WARMUP=1; IDLE_CONNS=${SMOKE_IDLE_CONNS:-2000}; IDLE_HOLD=2
-  SCENARIOS="echo broadcast broadcast-rate idle echo-polling"
+  [ $SCEN_SET = 1 ] || SCENARIOS="echo broadcast broadcast-rate idle echo-polling"
   RESULTS="$ROOT/bench/results/smoke-$STAMP"
   [ $OUT_SET = 1 ] || OUT="$RESULTS/BENCHMARKS.md"
   CHARTS="$RESULTS/charts"; CHARTS_LINK="charts"
@@ -59,6 +59,10 @@ log() { echo "[bench] $*" >&2; }
 command -v taskset >/dev/null || { log "taskset not found (util-linux)"; exit 1; }
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 log "open files limit: $(ulimit -n)"
+if [[ " $SCENARIOS " == *" idle-50k "* ]] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 51000 ]; then
+  log "NOTE: idle-50k needs 'ulimit -n' >= 51000 for the server and the generator; here it is $(ulimit -n)" \
+      "(hard limit $(ulimit -Hn)), so it runs with as many connections as the limit allows and says so"
+fi
 
 # ---- build ----
 LG="$ROOT/target/release/sockio-loadgen"

@@ -47,7 +47,16 @@ struct Counters {
 
 /// Runs the idle scenario.
 pub async fn run(c: &Common, o: &IdleOpts, probe: Option<&Probe>) -> Result<RunResult, String> {
-    let n = o.conns.clamp(1, 200_000);
+    let asked = o.conns.clamp(1, 200_000);
+    // Both ends need one descriptor per connection; the generator cannot exceed its limit
+    // (the server, started from the same shell, usually has the same one).
+    let limit = crate::raise_nofile() as usize;
+    let n = asked.min(limit.saturating_sub(256).max(1));
+    let clamp_note = if n < asked {
+        format!("clamped from {asked} to {n} connections by the open-files limit ({limit}; raise `ulimit -n`)")
+    } else {
+        String::new()
+    };
     let addrs = if o.source_addrs > 0 {
         o.source_addrs.min(250)
     } else {
@@ -140,7 +149,7 @@ pub async fn run(c: &Common, o: &IdleOpts, probe: Option<&Probe>) -> Result<RunR
     let mut r = RunResult {
         scenario: "idle".into(),
         params: serde_json::json!({
-            "conns": n, "source_addrs": addrs.max(1), "concurrency": o.concurrency,
+            "conns": n, "asked": asked, "source_addrs": addrs.max(1), "concurrency": o.concurrency,
             "pings_answered": cnt.pings.load(Ordering::Relaxed),
             "cpu_unit": "server CPU µs per connection-second while idle"
         }),
@@ -149,7 +158,14 @@ pub async fn run(c: &Common, o: &IdleOpts, probe: Option<&Probe>) -> Result<RunR
         errors: failed + dropped,
         rss_before_kib: rss_before,
         rss_after_kib: rss_after,
-        note: first_err.lock().unwrap().clone().unwrap_or_default(),
+        note: [
+            clamp_note,
+            first_err.lock().unwrap().clone().unwrap_or_default(),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("; "),
         ..Default::default()
     };
     // "messages" for idle = connection-seconds, so CPU per message = µs per connection-second.

@@ -204,14 +204,21 @@ pub async fn measure(
 
 static PROBE: std::sync::OnceLock<Option<Probe>> = std::sync::OnceLock::new();
 
-fn raise_nofile() {
+/// Raises the soft open-files limit to the hard one; returns the limit in force.
+pub fn raise_nofile() -> u64 {
     // SAFETY: plain get/setrlimit on a local struct.
     unsafe {
         let mut r: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 1024;
         }
+        if r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+            }
+        }
+        r.rlim_cur
     }
 }
 
