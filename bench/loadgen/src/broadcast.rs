@@ -39,6 +39,7 @@ struct Shared {
     sent: AtomicU64,
     completed: AtomicU64,
     delivered: AtomicU64,
+    reads: AtomicU64,
     out_of_order: AtomicU64,
     errors: AtomicU64,
     stalled: AtomicBool,
@@ -58,6 +59,7 @@ async fn receiver(mut ws: WsConn, sh: Arc<Shared>) {
             }
             return;
         }
+        sh.reads.fetch_add(1, Ordering::Relaxed);
         let now = sh.base.elapsed().as_micros() as u64;
         let mut got = 0u64;
         let r = ws.drain(|m, out| {
@@ -225,6 +227,7 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
         sent: AtomicU64::new(0),
         completed: AtomicU64::new(0),
         delivered: AtomicU64::new(0),
+        reads: AtomicU64::new(0),
         out_of_order: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         stalled: AtomicBool::new(false),
@@ -279,7 +282,8 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
         .into(),
         params: serde_json::json!({
             "receivers": n, "window": o.window, "rate": o.rate,
-            "sent": sh.sent.load(Ordering::Relaxed), "delivered": delivered
+            "sent": sh.sent.load(Ordering::Relaxed), "delivered": delivered,
+            "deliveries_per_read": delivered as f64 / sh.reads.load(Ordering::Relaxed).max(1) as f64,
         }),
         connections: n as u64 + 1,
         lost: Some(lost),

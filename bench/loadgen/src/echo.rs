@@ -28,6 +28,7 @@ const RING: usize = 4096;
 
 struct Shared {
     acks: AtomicU64,
+    reads: AtomicU64,
     errors: AtomicU64,
     hist: Mutex<Histogram<u64>>,
     base: Instant,
@@ -69,6 +70,7 @@ async fn client(mut ws: WsConn, k: usize, sh: Arc<Shared>) {
             }
             return;
         }
+        sh.reads.fetch_add(1, Ordering::Relaxed);
         let now = sh.base.elapsed().as_micros() as u64;
         let mut acks = 0u64;
         let suffix = &sh.suffix;
@@ -107,6 +109,7 @@ pub async fn run(c: &Common, o: &EchoOpts) -> Result<RunResult, String> {
     suffix.extend_from_slice(b"\"]");
     let sh = Arc::new(Shared {
         acks: AtomicU64::new(0),
+        reads: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         hist: Mutex::new(new_hist()),
         base: Instant::now(),
@@ -125,7 +128,11 @@ pub async fn run(c: &Common, o: &EchoOpts) -> Result<RunResult, String> {
     }
     let mut r = RunResult {
         scenario: "echo".into(),
-        params: serde_json::json!({"clients": o.clients, "inflight": o.inflight, "size": o.size}),
+        params: serde_json::json!({
+            "clients": o.clients, "inflight": o.inflight, "size": o.size,
+            "acks_per_read": sh.acks.load(Ordering::Relaxed) as f64
+                / sh.reads.load(Ordering::Relaxed).max(1) as f64,
+        }),
         connections: o.clients as u64,
         errors: sh.errors.load(Ordering::Relaxed),
         ..Default::default()

@@ -72,6 +72,7 @@ struct Med {
     rss: Option<f64>,
     conns: Option<f64>,
     cps: Option<f64>,
+    per_read: Option<f64>,
     notes: Vec<String>,
 }
 
@@ -90,6 +91,12 @@ fn med_of(runs: &[RunResult]) -> Med {
         rss: m(&|r| r.rss_per_conn_kib),
         conns: m(&|r| Some(r.connections as f64)),
         cps: m(&|r| r.connect_per_s),
+        per_read: m(&|r| {
+            r.params
+                .get("acks_per_read")
+                .or_else(|| r.params.get("deliveries_per_read"))
+                .and_then(|v| v.as_f64())
+        }),
         notes: runs
             .iter()
             .filter(|r| !r.note.is_empty())
@@ -209,7 +216,9 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
          (acks, deliveries; for `idle`, µs per connection-second). Ratios are to \
          socketioxide and to the raw WebSocket peer (`rawws`, the transport's limit): \
          below 1 is better. `gen CPU` is the generator's own use of its core (≈1.0 = \
-         the generator is saturated and the figure is a lower bound for the server).\n\n\
+         the generator is saturated and the figure is a lower bound for the server). \
+         `msgs/read` is how many acks or deliveries the generator found per socket read: \
+         a server that coalesces its writes scores higher and costs less per message.\n\n\
          Regenerate: `bench/run.sh` (see `bench/README.md`).\n\n",
     );
     if !a.method.is_empty() {
@@ -261,7 +270,7 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
         if idle {
             md.push_str("| peer | runs | connections | KiB/conn | ×socketioxide | ×raw WS | conn/s | CPU µs/conn·s | gen CPU | errors |\n|---|---|---|---|---|---|---|---|---|---|\n");
         } else {
-            md.push_str("| peer | runs | msgs/s | server CPU µs/msg | ×socketioxide | ×raw WS | p50 ms | p99 ms | server CPU | gen CPU | lost | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            md.push_str("| peer | runs | msgs/s | server CPU µs/msg | ×socketioxide | ×raw WS | p50 ms | p99 ms | server CPU | gen CPU | msgs/read | lost | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         }
         let mut bars = Vec::new();
         for p in peers_of(m) {
@@ -284,7 +293,7 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
             } else {
                 let _ = writeln!(
                     md,
-                    "| {p} | {} | {} | {} | {rb} | {rr} | {} | {} | {} | {} | {} | {} |",
+                    "| {p} | {} | {} | {} | {rb} | {rr} | {} | {} | {} | {} | {} | {} | {} |",
                     d.runs,
                     f(d.rate, 0),
                     f(d.cpu, 2),
@@ -292,6 +301,7 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
                     f(d.p99.map(|v| v / 1000.0), 2),
                     f(d.util, 2),
                     f(d.gen, 2),
+                    f(d.per_read, 1),
                     f(d.lost, 0),
                     d.errors
                 );
