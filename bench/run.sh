@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0 ;;
     --strict) STRICT=1 ;;
     --out) OUT=$2; OUT_SET=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -176,11 +176,13 @@ for run in $(seq "$RUNS"); do
   done
 done
 
+log "$FAILS of $TOTAL runs failed"
+[ -s "$JSONL" ] || { log "TOOL FAILURE: no run produced a result"; exit 1; }
 METHOD="$(date -u +%Y-%m-%d) · \`bench/run.sh$([ $SMOKE = 1 ] && echo ' --smoke')\` · $RUNS run(s) · ${DURATION}s window after ${WARMUP}s warm-up (idle: ${IDLE_HOLD}s hold) · server on CPU $SERVER_CPU, generator on CPU $GEN_CPU · $(nproc) cores · load before start $LOAD · $(uname -r)"
 if ! "$LG" report --input "$JSONL" --out "$OUT" --charts "$CHARTS" --charts-link "$CHARTS_LINK" --method "$METHOD"; then
   log "TOOL FAILURE: report failed"; exit 1
 fi
-log "results: $JSONL; report: $OUT; $FAILS of $TOTAL runs failed"
+log "results: $JSONL; report: $OUT"
 if [ $TOOL_FAILS -gt 0 ]; then log "TOOL FAILURE: the raw WebSocket peer runs failed"; exit 1; fi
 if [ $STRICT = 1 ] && [ $FAILS -gt 0 ]; then exit 1; fi
 exit 0
