@@ -128,9 +128,15 @@ impl SioHandler {
         let limits = &self.io.limits;
         match self.io.config.parser {
             Parser::MsgPack => match msg.as_binary() {
-                Some(b) => protocol::decode_msgpack(b, limits)
-                    .map(Some)
-                    .map_err(|e| e.to_string()),
+                Some(b) => match protocol::decode_msgpack(b, limits) {
+                    Ok(p) => Ok(Some(p)),
+                    Err(e) if is_connect_payload_error(&e) => {
+                        msgpack_connect_with_any_auth(b, limits)
+                            .map(Some)
+                            .ok_or(e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
                 None => Err("text message on a msgpack endpoint".into()),
             },
             Parser::Json => {
@@ -149,9 +155,16 @@ impl SioHandler {
                     return Err("text packet while binary attachments were expected".into());
                 }
                 let text = msg.as_text().unwrap_or_default();
-                match protocol::decode_json(text, revision(conn), limits)
-                    .map_err(|e| e.to_string())?
-                {
+                let decoded = match protocol::decode_json(text, revision(conn), limits) {
+                    Ok(d) => d,
+                    Err(e) if is_connect_payload_error(&e) => {
+                        return json_connect_with_any_auth(text, revision(conn), limits)
+                            .map(Some)
+                            .ok_or(e.to_string());
+                    }
+                    Err(e) => return Err(e.to_string()),
+                };
+                match decoded {
                     Decoded::Complete(p) => Ok(Some(p)),
                     Decoded::NeedsAttachments(partial) => {
                         st.partial = Some(partial);
@@ -352,6 +365,66 @@ impl SioHandler {
         };
         socket.run_job(Box::pin(job), ordered);
     }
+}
+
+// CONNECT whose auth is not an object (python-socketio sends any JSON value,
+// e.g. `40/private,"secret"`). The parsers refuse it as Node's do (and Node
+// then closes the connection), but the contract wants the namespace's rules
+// to see it and refuse with CONNECT_ERROR (`INTEROP-SERVER.md`: "missing
+// auth, wrong token, non-object auth"): decode the packet without its data,
+// and the data on its own.
+
+fn is_connect_payload_error(e: &protocol::ProtocolError) -> bool {
+    matches!(
+        e,
+        protocol::ProtocolError::InvalidPayload {
+            kind: PacketKind::Connect,
+            ..
+        }
+    )
+}
+
+fn json_connect_with_any_auth(
+    text: &str,
+    rev: Revision,
+    limits: &protocol::Limits,
+) -> Option<Packet> {
+    // `0` then an optional `/nsp,`, then the data.
+    let split = match text.get(1..2) {
+        Some("/") => text.find(',')? + 1,
+        _ => 1,
+    };
+    let (head, data) = text.split_at(split);
+    let Ok(Decoded::Complete(mut p)) = protocol::decode_json(head, rev, limits) else {
+        return None;
+    };
+    // The data alone, parsed as the one argument of an ACK (same parser, limits).
+    let nsp_part = &head[1..];
+    let Ok(Decoded::Complete(ack)) =
+        protocol::decode_json(&format!("3{nsp_part}0[{data}]"), rev, limits)
+    else {
+        return None;
+    };
+    let [auth] = <[Value; 1]>::try_from(ack.into_args()).ok()?;
+    p.data = Some(auth);
+    Some(p)
+}
+
+fn msgpack_connect_with_any_auth(bytes: &[u8], limits: &protocol::Limits) -> Option<Packet> {
+    let mut rd = bytes;
+    let Value::Map(mut m) = rmpv::decode::read_value(&mut rd).ok()? else {
+        return None;
+    };
+    if !rd.is_empty() {
+        return None;
+    }
+    let i = m.iter().position(|(k, _)| k.as_str() == Some("data"))?;
+    let (_, auth) = m.remove(i);
+    let mut head = Vec::with_capacity(bytes.len());
+    rmpv::encode::write_value(&mut head, &Value::Map(m)).ok()?;
+    let mut p = protocol::decode_msgpack(&head, limits).ok()?;
+    p.data = Some(auth);
+    Some(p)
 }
 
 /// Runs the namespace's error handler, else the default one, else logs; the
