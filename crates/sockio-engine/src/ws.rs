@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
@@ -31,7 +31,9 @@ fn ws_config(max_payload: u64) -> WebSocketConfig {
     let max = usize::try_from(max_payload).unwrap_or(usize::MAX);
     WebSocketConfig::default()
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        // Frames are fed into the write buffer and flushed together (see `run`);
+        // past this size tungstenite writes without waiting for the flush.
+        .write_buffer_size(16 * 1024)
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
 }
@@ -261,44 +263,61 @@ enum Next {
     Stop,
 }
 
-/// The session's WebSocket loop: writes queued packets (one frame each,
-/// flushed), reads frames, until the session closes.
+/// Most packets written per flush, and most frames handled per wake-up,
+/// before the loop yields to the other direction.
+const BATCH: usize = 64;
+
+/// The session's WebSocket loop: reads frames and writes queued packets, one
+/// packet per frame, until the session closes.
+///
+/// Writes are coalesced: after a wake-up the loop first handles every frame
+/// that is already read (no system call), then feeds every queued packet and
+/// flushes once, so a burst of acks or broadcasts costs one `write` instead of
+/// one per packet.
 async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::Data>>, mut ws: Ws) {
     let sh = &socket.shared;
     let protocol = sh.protocol;
+    let mut batch: Vec<Packet> = Vec::new();
     'outer: loop {
         let notified = sh.writer.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         // Write what is queued.
         loop {
-            let (p, closed_reason) = {
+            let closed_reason = {
                 let mut st = sh.state();
                 match st.closed {
                     Some(r) if !crate::polling::drains(r) => {
                         st.queue.clear();
-                        (None, Some(r))
+                        break 'outer;
                     }
-                    c => (st.queue.pop_front(), c),
+                    c => {
+                        let n = st.queue.len().min(BATCH);
+                        batch.extend(st.queue.drain(..n));
+                        c
+                    }
                 }
             };
-            match p {
-                Some(p) => {
-                    let sent = tokio::select! {
-                        r = ws.send(frame(p, protocol)) => r.is_ok(),
-                        _ = closed(sh), if closed_reason.is_none() => false,
-                    };
-                    if !sent {
-                        sh.close(DisconnectReason::TransportError);
-                        break 'outer;
-                    }
+            if batch.is_empty() {
+                if closed_reason.is_some() {
+                    break 'outer;
                 }
-                None => {
-                    if closed_reason.is_some() {
-                        break 'outer;
-                    }
-                    break;
+                break;
+            }
+            let write = async {
+                for p in batch.drain(..) {
+                    ws.feed(frame(p, protocol)).await?;
                 }
+                ws.flush().await
+            };
+            let sent = tokio::select! {
+                r = write => r.is_ok(),
+                _ = closed(sh), if closed_reason.is_none() => false,
+            };
+            batch.clear();
+            if !sent {
+                sh.close(DisconnectReason::TransportError);
+                break 'outer;
             }
         }
         tokio::select! {
@@ -306,6 +325,14 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
             msg = ws.next() => {
                 if let Next::Stop = on_frame(engine, socket, &mut ws, msg).await {
                     break 'outer;
+                }
+                // Frames already read need no system call: handle them before
+                // writing, so their answers share one flush.
+                for _ in 1..BATCH {
+                    let Some(msg) = ws.next().now_or_never() else { break };
+                    if let Next::Stop = on_frame(engine, socket, &mut ws, msg).await {
+                        break 'outer;
+                    }
                 }
             }
         }
