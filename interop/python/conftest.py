@@ -1,0 +1,266 @@
+"""Fixtures for the python-socketio suite.
+
+`Harness` gives socketio.Client (sync) and socketio.AsyncClient (run on a private event
+loop thread) one blocking API, so every test runs against both clients unchanged. Every
+wait is bounded. Results are collected into interop/results/python.md (client x transport x
+check) at the end of the session.
+"""
+
+import asyncio
+import json
+import os
+import queue
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import socketio
+
+URL = os.environ.get("SOCKIO_URL", "http://127.0.0.1:3001")
+RESULTS_DIR = Path(os.environ.get("INTEROP_RESULTS_DIR", Path(__file__).resolve().parent.parent / "results"))
+WAIT = 5.0
+
+TRANSPORTS = {
+    "websocket": ["websocket"],
+    "polling": ["polling"],
+    "polling+upgrade": ["polling", "websocket"],
+}
+KINDS = {"sync": "python-socketio Client", "async": "python-socketio AsyncClient"}
+NAMESPACES = ["/", "/chat", "/private", "/nope"]
+
+
+class Harness:
+    """One python-socketio client (sync or async) with bounded, blocking helpers."""
+
+    def __init__(self, kind, transport):
+        self.kind = kind
+        self.transports = TRANSPORTS[transport]
+        self.events = defaultdict(queue.Queue)  # (namespace, event) -> queue of arg tuples
+        self.disconnects = defaultdict(queue.Queue)  # namespace -> queue of reasons
+        self.connect_errors = defaultdict(queue.Queue)  # namespace -> queue of data
+        self.ack_reply = {}  # namespace -> callable(*args) returning the ack for ack-request
+        self.loop = None
+        if kind == "async":
+            self.loop = asyncio.new_event_loop()
+            self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+            self.thread.start()
+            self.sio = self._run(self._make_async())
+        else:
+            self.sio = socketio.Client(reconnection=False)
+        for ns in NAMESPACES:
+            self._register(ns)
+
+    async def _make_async(self):
+        return socketio.AsyncClient(reconnection=False)
+
+    def _run(self, coro, timeout=WAIT + 5):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def _register(self, ns):
+        def on_any(event, *args):
+            if event == "ack-request":
+                self.events[(ns, event)].put(args)
+                reply = self.ack_reply.get(ns)
+                if reply is None:
+                    return None
+                return reply(*args)
+            self.events[(ns, event)].put(args)
+            return None
+
+        def on_disconnect(*args):
+            self.disconnects[ns].put(args[0] if args else None)
+
+        def on_connect_error(*args):
+            self.connect_errors[ns].put(args[0] if len(args) == 1 else args)
+
+        self.sio.on("*", on_any, namespace=ns)
+        self.sio.on("disconnect", on_disconnect, namespace=ns)
+        self.sio.on("connect_error", on_connect_error, namespace=ns)
+
+    # -- blocking API -------------------------------------------------------------
+    def connect(self, namespaces=("/",), auth=None, wait=True):
+        kw = dict(namespaces=list(namespaces), transports=self.transports, wait=wait, wait_timeout=WAIT)
+        if auth is not None:
+            kw["auth"] = auth
+        if self.loop:
+            self._run(self.sio.connect(URL, **kw))
+        else:
+            self.sio.connect(URL, **kw)
+        return self
+
+    def emit(self, event, *args, ns="/"):
+        if self.loop:
+            self._run(self.sio.emit(event, data=tuple(args), namespace=ns))
+        else:
+            self.sio.emit(event, data=tuple(args), namespace=ns)
+
+    def emit_ack(self, event, *args, ns="/", timeout=WAIT):
+        got = queue.Queue()
+
+        def cb(*ack):
+            got.put(ack)
+
+        if self.loop:
+            self._run(self.sio.emit(event, data=tuple(args), namespace=ns, callback=cb))
+        else:
+            self.sio.emit(event, data=tuple(args), namespace=ns, callback=cb)
+        try:
+            return got.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no ack for {event!r} on {ns} within {timeout} s") from None
+
+    def next_event(self, event, ns="/", timeout=WAIT):
+        try:
+            return self.events[(ns, event)].get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no {event!r} event on {ns} within {timeout} s") from None
+
+    def no_event(self, event, ns="/", wait=0.3):
+        time.sleep(wait)
+        q = self.events[(ns, event)]
+        items = []
+        while not q.empty():
+            items.append(q.get_nowait())
+        return items
+
+    def next_disconnect(self, ns="/", timeout=WAIT):
+        try:
+            return self.disconnects[ns].get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no disconnect on {ns} within {timeout} s") from None
+
+    def next_connect_error(self, ns, timeout=WAIT):
+        try:
+            return self.connect_errors[ns].get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no connect_error on {ns} within {timeout} s") from None
+
+    def sid(self, ns="/"):
+        return self.sio.get_sid(ns)
+
+    def transport(self):
+        return self.sio.transport()
+
+    @property
+    def eio_sid(self):
+        return self.sio.eio.sid
+
+    @property
+    def connected(self):
+        return self.sio.connected
+
+    def close(self):
+        try:
+            if self.loop:
+                self._run(self.sio.disconnect())
+            else:
+                self.sio.disconnect()
+        except Exception:
+            pass
+        if self.loop:
+            try:
+                self._run(self._shutdown())
+            except Exception:
+                pass
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+
+    async def _shutdown(self):
+        # let aiohttp close its sessions
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture(params=list(KINDS), ids=list(KINDS))
+def kind(request):
+    return request.param
+
+
+@pytest.fixture(params=list(TRANSPORTS), ids=list(TRANSPORTS))
+def transport(request):
+    return request.param
+
+
+@pytest.fixture
+def make(kind, transport):
+    """make() -> a new, unconnected Harness for this kind/transport; closed after the test."""
+    made = []
+
+    def _make():
+        h = Harness(kind, transport)
+        made.append(h)
+        return h
+
+    yield _make
+    for h in made:
+        h.close()
+
+
+@pytest.fixture
+def client(make):
+    """A Harness connected to "/", with its welcome already received."""
+    h = make().connect()
+    h.welcome = h.next_event("welcome")
+    return h
+
+
+# ---------------------------------------------------------------- results matrix
+_results = []
+
+
+def pytest_runtest_logreport(report):
+    item_params = getattr(report, "_interop", None)
+    if item_params is None:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        if report.outcome == "skipped":
+            return
+        client, tr, check = item_params
+        _results.append({"client": client, "transport": tr, "check": check, "ok": report.outcome == "passed",
+                         "error": "" if report.outcome == "passed" else _short(report)})
+
+
+def _short(report):
+    text = str(report.longrepr) if report.longrepr else "failed"
+    lines = [ln for ln in text.splitlines() if ln.startswith("E ")]
+    return " ".join(ln[1:].strip() for ln in lines[:3]) or text.splitlines()[-1]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    cs = getattr(item, "callspec", None)
+    if cs and "kind" in cs.params and "transport" in cs.params:
+        doc = (item.function.__doc__ or item.originalname).strip().splitlines()[0]
+        extra = [f"{k}={v}" for k, v in cs.params.items() if k not in ("kind", "transport")]
+        check = doc + (f" [{', '.join(extra)}]" if extra else "")
+        rep._interop = (KINDS[cs.params["kind"]], cs.params["transport"], check)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _results:
+        return
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    cols, rows = [], []
+    for r in _results:
+        c = f"{r['client']} / {r['transport']}"
+        if c not in cols:
+            cols.append(c)
+        if r["check"] not in rows:
+            rows.append(r["check"])
+    cell = {(r["check"], f"{r['client']} / {r['transport']}"): ("pass" if r["ok"] else "**FAIL**") for r in _results}
+    passed = sum(1 for r in _results if r["ok"])
+    failed = len(_results) - passed
+    md = f"## python\n\n{passed} passed, {failed} failed\n\n"
+    md += "| check | " + " | ".join(cols) + " |\n|---|" + "|".join("---" for _ in cols) + "|\n"
+    for row in rows:
+        md += f"| {row} | " + " | ".join(cell.get((row, c), "–") for c in cols) + " |\n"
+    fails = [r for r in _results if not r["ok"]]
+    if fails:
+        md += "\nFailures:\n\n" + "".join(f"- {r['client']} / {r['transport']} / {r['check']}: {r['error']}\n" for r in fails)
+    (RESULTS_DIR / "python.md").write_text(md)
+    (RESULTS_DIR / "python.json").write_text(json.dumps({"suite": "python", "passed": passed, "failed": failed,
+                                                         "results": _results}, indent=1))
+    print("\n" + md)
