@@ -9,6 +9,7 @@ use sockio_engine::{EngineHandler, Message, ProtocolVersion};
 
 use crate::errors::{HandlerError, HandlerErrorKind};
 use crate::extract::Context;
+use crate::handler::Completion;
 use crate::io::{IoInner, Parser};
 use crate::protocol::{self, Decoded, Packet, PacketKind, PartialPacket, Revision, Value};
 use crate::socket::{panic_message, run_now_or_spawn, DisconnectReason, Socket, SocketId};
@@ -312,58 +313,115 @@ impl SioHandler {
             Some(Value::Array(a)) => a,
             _ => Vec::new(),
         };
-        let event: Arc<str> = match args.first() {
-            Some(Value::String(s)) => s.as_str().unwrap_or("").into(),
-            _ => "".into(),
+        // The decoder guarantees a string first; take it without copying.
+        let event = match (!args.is_empty()).then(|| args.remove(0)) {
+            Some(Value::String(s)) => s.into_str().unwrap_or_default(),
+            _ => String::new(),
         };
-        if !args.is_empty() {
-            args.remove(0);
-        }
         let handlers = &socket.0.ns.handlers;
         let handler = handlers
             .events
             .read()
             .unwrap()
-            .get(&*event)
+            .get(event.as_str())
             .cloned()
             .or_else(|| handlers.any.read().unwrap().clone());
-        let ordered = self.io.config.ordered_handlers;
-        let mut ctx = Context::new(socket.clone());
-        ctx.event = Some(event.clone());
-        ctx.args = args;
-        let started = match handler {
-            Some(h) => h(&mut ctx).map_err(HandlerErrorKind::BadArguments),
-            None if ack_id.is_some() => Err(HandlerErrorKind::NoHandler),
-            None => {
+        let Some(handler) = handler else {
+            if ack_id.is_none() {
                 tracing::debug!(sid = %socket.id(), %event, "no handler for event");
                 return;
             }
+            let done = Completion {
+                socket: socket.clone(),
+                event,
+                ack_id,
+                for_error_handler: false,
+            };
+            let job = done.finish(Err(HandlerErrorKind::NoHandler));
+            socket.run_job(Box::pin(job), self.io.config.ordered_handlers);
+            return;
         };
-        let io = self.io.clone();
-        let s = socket.clone();
-        let job = async move {
-            let result = match started {
-                Ok(fut) => match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-                    Ok(r) => r,
-                    Err(p) => Err(HandlerErrorKind::Panicked(panic_message(&p))),
-                },
-                Err(e) => Err(e),
-            };
-            let reply = match result {
-                Ok(args) => Some(args),
-                Err(kind) => {
-                    let err = HandlerError {
-                        event: event.to_string(),
-                        kind,
-                    };
-                    handle_error(&io, &s, err, ack_id.is_some()).await
-                }
-            };
-            if let (Some(id), Some(args)) = (ack_id, reply) {
-                let _ = s.send_packet(&Packet::ack(&*s.0.ns.name, args, id));
+        let mut ctx = Context::new(socket.clone());
+        ctx.args = args;
+        ctx.event = Some(event);
+        let done = Completion {
+            socket: socket.clone(),
+            event: String::new(),
+            ack_id,
+            for_error_handler: false,
+        };
+        let started = handler(&mut ctx, done);
+        let job: crate::handler::BoxFuture<()> = match started {
+            Ok(job) => job,
+            Err((reason, done)) => {
+                Box::pin(done.finish(Err(HandlerErrorKind::BadArguments(reason))))
             }
         };
-        socket.run_job(Box::pin(job), ordered);
+        socket.run_job(job, self.io.config.ordered_handlers);
+    }
+}
+
+impl Completion {
+    /// Sends the acknowledgement, or runs the error handler (the namespace's,
+    /// else the default one, else `{"error": message}` as the ack).
+    pub(crate) async fn finish(self, result: Result<Vec<Value>, HandlerErrorKind>) {
+        let s = &self.socket;
+        let kind = match result {
+            Ok(args) => {
+                if let Some(id) = self.ack_id {
+                    let _ = s.send_packet(&Packet::ack(s.namespace(), args, id));
+                }
+                return;
+            }
+            Err(kind) => kind,
+        };
+        let err = HandlerError {
+            event: self.event,
+            kind,
+        };
+        if self.for_error_handler {
+            tracing::error!(sid = %s.id(), "error handler failed: {err}");
+            return;
+        }
+        let wants_ack = self.ack_id.is_some();
+        if matches!(err.kind, HandlerErrorKind::NoHandler) && !wants_ack {
+            tracing::debug!(sid = %s.id(), event = %err.event, "no handler for event");
+            return;
+        }
+        let io = s.io_inner();
+        let h =
+            s.0.ns
+                .handlers
+                .error
+                .read()
+                .unwrap()
+                .clone()
+                .or_else(|| io.default_error.read().unwrap().clone());
+        let Some(h) = h else {
+            tracing::warn!(sid = %s.id(), ns = %s.namespace(), "event handler failed: {err}");
+            if let Some(id) = self.ack_id {
+                let args = vec![Value::Map(vec![(
+                    Value::from("error"),
+                    Value::from(err.message()),
+                )])];
+                let _ = s.send_packet(&Packet::ack(s.namespace(), args, id));
+            }
+            return;
+        };
+        let mut ctx = Context::new(s.clone());
+        ctx.event = Some(err.event.clone());
+        let done = Completion {
+            socket: s.clone(),
+            event: err.event.clone(),
+            ack_id: self.ack_id,
+            for_error_handler: true,
+        };
+        let msg = err.message();
+        ctx.error = Some(err);
+        match h(&mut ctx, done) {
+            Ok(fut) => fut.await,
+            Err((e, _)) => tracing::error!("error handler arguments: {e} (while handling: {msg})"),
+        }
     }
 }
 
@@ -425,52 +483,4 @@ fn msgpack_connect_with_any_auth(bytes: &[u8], limits: &protocol::Limits) -> Opt
     let mut p = protocol::decode_msgpack(&head, limits).ok()?;
     p.data = Some(auth);
     Some(p)
-}
-
-/// Runs the namespace's error handler, else the default one, else logs; the
-/// result is the acknowledgement.
-async fn handle_error(
-    io: &Arc<IoInner>,
-    s: &Socket,
-    err: HandlerError,
-    wants_ack: bool,
-) -> Option<Vec<Value>> {
-    let h =
-        s.0.ns
-            .handlers
-            .error
-            .read()
-            .unwrap()
-            .clone()
-            .or_else(|| io.default_error.read().unwrap().clone());
-    let Some(h) = h else {
-        tracing::warn!(sid = %s.id(), ns = %s.namespace(), "event handler failed: {err}");
-        return wants_ack.then(|| {
-            vec![Value::Map(vec![(
-                Value::from("error"),
-                Value::from(err.message()),
-            )])]
-        });
-    };
-    let mut ctx = Context::new(s.clone());
-    ctx.event = Some(err.event.as_str().into());
-    let msg = err.message();
-    ctx.error = Some(err);
-    match h(&mut ctx) {
-        Ok(fut) => match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-            Ok(Ok(args)) => Some(args),
-            Ok(Err(e)) => {
-                tracing::error!("error handler failed: {e:?} (while handling: {msg})");
-                None
-            }
-            Err(p) => {
-                tracing::error!("error handler panicked: {}", panic_message(&p));
-                None
-            }
-        },
-        Err(e) => {
-            tracing::error!("error handler arguments: {e} (while handling: {msg})");
-            None
-        }
-    }
 }

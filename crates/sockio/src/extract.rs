@@ -24,8 +24,6 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
-
 use serde::de::DeserializeOwned;
 
 use crate::errors::HandlerError;
@@ -37,7 +35,7 @@ use crate::SocketIo;
 /// only through extractors.
 pub struct Context {
     pub(crate) socket: Socket,
-    pub(crate) event: Option<Arc<str>>,
+    pub(crate) event: Option<String>,
     pub(crate) args: Vec<Value>,
     pub(crate) cursor: usize,
     pub(crate) auth: Option<Value>,
@@ -132,18 +130,19 @@ impl<T: DeserializeOwned + Send + 'static> FromContext for Args<T> {
     fn from_context(ctx: &mut Context) -> Result<Self, String> {
         let start = ctx.cursor.min(ctx.args.len());
         ctx.cursor = ctx.args.len();
-        let rest: Vec<Value> = ctx.args.drain(start..).collect();
-        // Fast path: `Args<Vec<Value>>` needs no conversion.
-        let any: Box<dyn std::any::Any> = Box::new(rest);
-        match any.downcast::<T>() {
-            Ok(t) => Ok(Args(*t)),
-            Err(any) => {
-                let rest = *any.downcast::<Vec<Value>>().expect("built above");
-                protocol::from_value(Value::Array(rest))
-                    .map(Args)
-                    .map_err(|e| format!("arguments: {e}"))
-            }
+        let rest: Vec<Value> = if start == 0 {
+            std::mem::take(&mut ctx.args)
+        } else {
+            ctx.args.drain(start..).collect()
+        };
+        // Fast path: `Args<Vec<Value>>` takes the arguments as they are.
+        let mut slot = Some(rest);
+        if let Some(t) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<T>>() {
+            return Ok(Args(t.take().expect("filled above")));
         }
+        protocol::from_value(Value::Array(slot.take().unwrap_or_default()))
+            .map(Args)
+            .map_err(|e| format!("arguments: {e}"))
     }
 }
 
@@ -153,7 +152,7 @@ pub struct Event(pub String);
 
 impl FromContext for Event {
     fn from_context(ctx: &mut Context) -> Result<Self, String> {
-        Ok(Event(ctx.event.as_deref().unwrap_or("").to_string()))
+        Ok(Event(ctx.event.clone().unwrap_or_default()))
     }
 }
 

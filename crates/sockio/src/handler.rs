@@ -217,12 +217,22 @@ impl From<String> for ConnectError {
     }
 }
 
-/// A stored event or error handler: extraction then the boxed future.
+/// A stored event or error handler: extraction, then one boxed future that
+/// runs the handler and hands its result to the [`Completion`] (ack, error
+/// handler). An extraction failure gives the completion back with the reason.
 pub(crate) type ErasedEvent = Arc<
-    dyn Fn(&mut Context) -> Result<BoxFuture<Result<Vec<Value>, HandlerErrorKind>>, String>
-        + Send
-        + Sync,
+    dyn Fn(&mut Context, Completion) -> Result<BoxFuture<()>, (String, Completion)> + Send + Sync,
 >;
+
+/// What happens with an event handler's result: the acknowledgement, or the
+/// error handler (see `client.rs`).
+pub(crate) struct Completion {
+    pub socket: crate::Socket,
+    pub event: String,
+    pub ack_id: Option<u64>,
+    /// This completes an error handler (whose failure is only logged).
+    pub for_error_handler: bool,
+}
 /// A stored connect handler or middleware.
 pub(crate) type ErasedConnect =
     Arc<dyn Fn(&mut Context) -> Result<BoxFuture<Result<(), ConnectError>>, String> + Send + Sync>;
@@ -235,9 +245,22 @@ where
     H: Handler<T>,
     H::Output: IntoReply,
 {
-    Arc::new(move |ctx| {
-        let fut = h.call(ctx)?;
-        Ok(Box::pin(async move { fut.await.into_reply() }))
+    Arc::new(move |ctx, mut done| {
+        let called = h.call(ctx);
+        // Extraction is over: the event name moves to the completion, uncopied.
+        done.event = ctx.event.take().unwrap_or_default();
+        let fut = match called {
+            Ok(fut) => fut,
+            Err(e) => return Err((e, done)),
+        };
+        Ok(Box::pin(async move {
+            use futures_util::FutureExt;
+            let result = match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(out) => out.into_reply(),
+                Err(p) => Err(HandlerErrorKind::Panicked(crate::socket::panic_message(&p))),
+            };
+            done.finish(result).await;
+        }))
     })
 }
 

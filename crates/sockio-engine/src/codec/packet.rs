@@ -72,7 +72,9 @@ impl Packet {
             b'2' => Packet::Ping,
             b'3' if rest == b"probe" => Packet::PongProbe,
             b'3' => Packet::Pong,
-            b'4' => Packet::Message(Message::from_framed_text_unchecked(text)),
+            // SAFETY: every caller passes UTF-8 (checked by `decode_text`, the
+            // payload decoders, or tungstenite for text frames) and it starts with `4`.
+            b'4' => Packet::Message(unsafe { Message::from_framed_text_unchecked(text) }),
             b'5' => Packet::Upgrade,
             b'6' => Packet::Noop,
             other => return Err(DecodeError::UnknownType(other)),
