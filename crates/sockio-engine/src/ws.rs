@@ -2,10 +2,13 @@
 //! sessions, the polling → WebSocket upgrade (probe, `5`), and the loop that
 //! reads frames and writes queued packets, one packet per frame.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
@@ -258,6 +261,67 @@ async fn closed(sh: &Shared) -> DisconnectReason {
     }
 }
 
+/// Polls the WebSocket only after its socket woke us (or when frames may be
+/// buffered): the stream is polled with a waker of our own that records the
+/// readiness and wakes the task.
+struct ReadGate {
+    flag: Arc<ReadFlag>,
+    waker: Waker,
+}
+
+struct ReadFlag {
+    ready: AtomicBool,
+    task: futures_util::task::AtomicWaker,
+}
+
+impl Wake for ReadFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.ready.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+type Frame = Option<Result<WsMessage, WsError>>;
+
+impl ReadGate {
+    fn new() -> Self {
+        let flag = Arc::new(ReadFlag {
+            ready: AtomicBool::new(true),
+            task: futures_util::task::AtomicWaker::new(),
+        });
+        let waker = Waker::from(flag.clone());
+        ReadGate { flag, waker }
+    }
+
+    /// The next frame, if the stream has one without waiting; remembers
+    /// whether the stream must be polled again before its socket wakes us.
+    fn try_read(&self, ws: &mut Ws) -> Option<Frame> {
+        if !self.flag.ready.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        let mut cx = Context::from_waker(&self.waker);
+        match ws.poll_next_unpin(&mut cx) {
+            Poll::Ready(msg) => {
+                // More frames may be buffered: look again next time.
+                self.flag.ready.store(true, Ordering::Release);
+                Some(msg)
+            }
+            Poll::Pending => None,
+        }
+    }
+
+    fn poll_read(&self, cx: &mut Context<'_>, ws: &mut Ws) -> Poll<Frame> {
+        self.flag.task.register(cx.waker());
+        match self.try_read(ws) {
+            Some(msg) => Poll::Ready(msg),
+            None => Poll::Pending,
+        }
+    }
+}
+
 enum Next {
     Continue,
     Stop,
@@ -278,6 +342,7 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
     let sh = &socket.shared;
     let protocol = sh.protocol;
     let mut batch: Vec<Packet> = Vec::new();
+    let read_gate = ReadGate::new();
     'outer: loop {
         let notified = sh.writer.notified();
         tokio::pin!(notified);
@@ -320,19 +385,32 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
                 break 'outer;
             }
         }
-        tokio::select! {
-            _ = &mut notified => {}
-            msg = ws.next() => {
+        // Wait for queued packets or a frame. The WebSocket is only polled
+        // when its socket signalled readiness (or may hold buffered frames):
+        // polling it otherwise costs tungstenite a 4 KiB buffer fill per
+        // wake-up, which a receiver of broadcasts would pay per delivery.
+        let first = std::future::poll_fn(|cx| {
+            if notified.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            match read_gate.poll_read(cx, &mut ws) {
+                Poll::Ready(msg) => Poll::Ready(Some(msg)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        if let Some(msg) = first {
+            if let Next::Stop = on_frame(engine, socket, &mut ws, msg).await {
+                break 'outer;
+            }
+            // Frames already read need no system call: handle them before
+            // writing, so their answers share one flush.
+            for _ in 1..BATCH {
+                let Some(msg) = read_gate.try_read(&mut ws) else {
+                    break;
+                };
                 if let Next::Stop = on_frame(engine, socket, &mut ws, msg).await {
                     break 'outer;
-                }
-                // Frames already read need no system call: handle them before
-                // writing, so their answers share one flush.
-                for _ in 1..BATCH {
-                    let Some(msg) = ws.next().now_or_never() else { break };
-                    if let Next::Stop = on_frame(engine, socket, &mut ws, msg).await {
-                        break 'outer;
-                    }
                 }
             }
         }
