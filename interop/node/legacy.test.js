@@ -118,7 +118,7 @@ for (const cl of CLIENTS) {
       assertSame(await emitAck(a, "join", [room]), [room]);
       assertSame(await emitAck(b, "join", [room]), [room]);
       const ga = collector(a, "mix"), gb = collector(b, "mix"), gc = collector(c, "mix");
-      const payload = ["from v4", { bin: Buffer.from([1, 2, 3]) }, "é"];
+      const payload = ["from v4", { bin: Buffer.from([1, 2, 3]) }, "ascii"];
       assertSame(await emitAck(b, "to-room", [room, "mix", ...payload]), []);
       await ga.wait(1);
       await gb.wait(1);
@@ -137,6 +137,23 @@ for (const cl of CLIENTS) {
       await gb.wait(3);
       await sleep(300);
       assert(ga.items.length === 2, `received after leave: ${describe(ga.items.slice(2))}`);
+    });
+
+    reg("non-ASCII from a v4 peer (to-room)", async (ctx) => {
+      // text that this client did not send itself: it must arrive intact in the
+      // framing of this client's own session
+      const a = (await connect(ctx)).s;
+      const b = v4.io(C.env.url, { forceNew: true, reconnection: false, transports: tr.transports, upgrade: tr.upgrade });
+      ctx.defer(() => b.disconnect());
+      await once(b, "connect", 5000, "v4 connect");
+      const room = `utf8-${cl.label}-${tr.name}-${Date.now()}`;
+      assertSame(await emitAck(a, "join", [room]), [room]);
+      const ga = collector(a, "mix");
+      const payload = ["é😀", { "clé": "日本語" }, UTF8];
+      assertSame(await emitAck(b, "to-room", [room, "mix", ...payload]), []);
+      await ga.wait(1);
+      assertSame(ga.items[0], payload);
+      assertSame(await emitAck(a, "echo", ["still connected"]), ["still connected"]);
     });
 
     reg("namespace /chat multiplexed (id <nsp>#<sid>)", async (ctx) => {
