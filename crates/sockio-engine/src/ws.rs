@@ -28,7 +28,60 @@ use crate::{
     DisconnectReason, Engine, EngineHandler, Message, ProtocolVersion, Socket, TransportKind,
 };
 
-type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type Ws = WebSocketStream<Io>;
+
+/// The upgraded connection: the plain TCP stream when the server is hyper's
+/// HTTP/1 over `TokioIo<TcpStream>` (as `sockio::serve` and `axum::serve` run
+/// it), so reads and writes skip hyper's boxed, rewindable wrapper and its
+/// 8-16 KiB read buffer is freed at once; hyper's `Upgraded` otherwise.
+enum Io {
+    Tcp(tokio::net::TcpStream),
+    Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+}
+
+impl tokio::io::AsyncRead for Io {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Io::Upgraded(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Io {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Io::Upgraded(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Io::Upgraded(s) => std::pin::Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Io::Upgraded(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
 
 fn ws_config(max_payload: u64) -> WebSocketConfig {
     let max = usize::try_from(max_payload).unwrap_or(usize::MAX);
@@ -74,20 +127,27 @@ fn accept(
 }
 
 async fn open_ws(on_upgrade: OnUpgrade, max_payload: u64) -> Option<Ws> {
-    match on_upgrade.await {
-        Ok(up) => Some(
-            WebSocketStream::from_raw_socket(
-                TokioIo::new(up),
-                Role::Server,
-                Some(ws_config(max_payload)),
-            )
-            .await,
-        ),
+    let up = match on_upgrade.await {
+        Ok(up) => up,
         Err(e) => {
             tracing::debug!(error = %e, "WebSocket upgrade failed");
-            None
+            return None;
         }
-    }
+    };
+    let config = Some(ws_config(max_payload));
+    Some(match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
+        Ok(parts) => {
+            // Bytes the client sent after its request (rare) are kept; hyper's
+            // read buffer is not.
+            let early = parts.read_buf.to_vec();
+            let io = Io::Tcp(parts.io.into_inner());
+            WebSocketStream::from_partially_read(io, early, Role::Server, config).await
+        }
+        Err(up) => {
+            WebSocketStream::from_raw_socket(Io::Upgraded(TokioIo::new(up)), Role::Server, config)
+                .await
+        }
+    })
 }
 
 /// A new session over WebSocket (no sid).

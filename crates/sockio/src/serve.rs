@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tower::ServiceExt;
@@ -140,11 +139,12 @@ where
                 req
             });
         tokio::spawn(async move {
-            let conn = auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = conn
-                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc))
-                .await
-            {
+            // HTTP/1.1 (what browsers speak to a plain-HTTP Socket.IO server);
+            // the engine then takes the TCP stream itself for WebSockets.
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
+                .with_upgrades();
+            if let Err(e) = conn.await {
                 tracing::debug!("connection from {peer}: {e}");
             }
         });
