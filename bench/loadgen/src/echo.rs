@@ -29,6 +29,7 @@ const RING: usize = 4096;
 struct Shared {
     acks: AtomicU64,
     reads: AtomicU64,
+    bad_acks: AtomicU64,
     errors: AtomicU64,
     hist: Mutex<Histogram<u64>>,
     base: Instant,
@@ -73,10 +74,15 @@ async fn client(mut ws: WsConn, k: usize, sh: Arc<Shared>) {
         sh.reads.fetch_add(1, Ordering::Relaxed);
         let now = sh.base.elapsed().as_micros() as u64;
         let mut acks = 0u64;
+        let mut bad = 0u64;
         let suffix = &sh.suffix;
         let r = ws.drain(|m, out| {
             if let Some(rest) = m.strip_prefix(b"43") {
-                if let Some((id, _)) = parse_u64(rest) {
+                if let Some((id, args)) = parse_u64(rest) {
+                    // The ack must carry the echoed argument: `["xxx…"]`.
+                    if args.first() != Some(&b'[') || args[1..] != suffix[1..] {
+                        bad += 1;
+                    }
                     lat.push(now.saturating_sub(sent_at[id as usize % RING]));
                     acks += 1;
                     sent_at[next as usize % RING] = now;
@@ -92,6 +98,9 @@ async fn client(mut ws: WsConn, k: usize, sh: Arc<Shared>) {
             return;
         }
         sh.acks.fetch_add(acks, Ordering::Relaxed);
+        if bad > 0 {
+            sh.bad_acks.fetch_add(bad, Ordering::Relaxed);
+        }
         if stats::phase() == MEASURE && !lat.is_empty() {
             let mut h = sh.hist.lock().unwrap();
             for &v in &lat {
@@ -110,6 +119,7 @@ pub async fn run(c: &Common, o: &EchoOpts) -> Result<RunResult, String> {
     let sh = Arc::new(Shared {
         acks: AtomicU64::new(0),
         reads: AtomicU64::new(0),
+        bad_acks: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         hist: Mutex::new(new_hist()),
         base: Instant::now(),
@@ -134,7 +144,11 @@ pub async fn run(c: &Common, o: &EchoOpts) -> Result<RunResult, String> {
                 / sh.reads.load(Ordering::Relaxed).max(1) as f64,
         }),
         connections: o.clients as u64,
-        errors: sh.errors.load(Ordering::Relaxed),
+        errors: sh.errors.load(Ordering::Relaxed) + sh.bad_acks.load(Ordering::Relaxed),
+        note: match sh.bad_acks.load(Ordering::Relaxed) {
+            0 => String::new(),
+            n => format!("{n} acks did not carry the echoed argument"),
+        },
         ..Default::default()
     };
     r.fill_window(&a, &b, n);

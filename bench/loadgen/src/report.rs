@@ -109,6 +109,14 @@ fn f(v: Option<f64>, prec: usize) -> String {
     v.map_or("–".into(), |v| format!("{v:.prec$}"))
 }
 
+/// Generator CPU, flagged when the generator itself was (nearly) saturated.
+fn gen_cell(v: Option<f64>) -> String {
+    match v {
+        Some(g) if g >= 0.95 => format!("{g:.2} ⚠"),
+        _ => f(v, 2),
+    }
+}
+
 fn ratio(v: Option<f64>, base: Option<f64>) -> String {
     match (v, base) {
         (Some(v), Some(b)) if b > 0.0 => format!("×{:.2}", v / b),
@@ -216,7 +224,8 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
          (acks, deliveries; for `idle`, µs per connection-second). Ratios are to \
          socketioxide and to the raw WebSocket peer (`rawws`, the transport's limit): \
          below 1 is better. `gen CPU` is the generator's own use of its core (≈1.0 = \
-         the generator is saturated and the figure is a lower bound for the server). \
+         the generator is saturated and the figure is a lower bound for the server; \
+         flagged ⚠). \
          `msgs/read` is how many acks or deliveries the generator found per socket read: \
          a server that coalesces its writes scores higher and costs less per message.\n\n\
          Regenerate: `bench/run.sh` (see `bench/README.md`).\n\n",
@@ -300,7 +309,7 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
                     f(d.p50.map(|v| v / 1000.0), 2),
                     f(d.p99.map(|v| v / 1000.0), 2),
                     f(d.util, 2),
-                    f(d.gen, 2),
+                    gen_cell(d.gen),
                     f(d.per_read, 1),
                     f(d.lost, 0),
                     d.errors
