@@ -44,6 +44,10 @@ pub struct EngineConfig {
     pub max_packets_per_poll: usize,
     /// Outgoing queue length per session (default 1024).
     pub max_buffered_packets: usize,
+    /// Size of each WebSocket's read buffer, allocated per connection, and the
+    /// most bytes read per system call (default 1024: an idle connection stays
+    /// small; a message larger than this takes several reads).
+    pub websocket_read_buffer: usize,
     /// Transports accepted (default polling and websocket).
     pub transports: Vec<TransportKind>,
     /// Whether polling sessions may upgrade (default true).
@@ -74,6 +78,7 @@ impl fmt::Debug for EngineConfig {
             .field("max_payload", &self.max_payload)
             .field("max_packets_per_poll", &self.max_packets_per_poll)
             .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("websocket_read_buffer", &self.websocket_read_buffer)
             .field("transports", &self.transports)
             .field("allow_upgrades", &self.allow_upgrades)
             .field("upgrade_timeout", &self.upgrade_timeout)
@@ -98,6 +103,7 @@ impl Default for EngineConfig {
             max_payload: 1_000_000,
             max_packets_per_poll: 16,
             max_buffered_packets: 1024,
+            websocket_read_buffer: 1024,
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             allow_upgrades: true,
             upgrade_timeout: Duration::from_millis(10_000),
@@ -160,6 +166,12 @@ impl EngineConfigBuilder {
     /// Outgoing queue length per session (default 1024).
     pub fn max_buffered_packets(mut self, n: usize) -> Self {
         self.config.max_buffered_packets = n;
+        self
+    }
+    /// Size of each WebSocket's read buffer (default 1024 bytes; see
+    /// [`EngineConfig::websocket_read_buffer`]).
+    pub fn websocket_read_buffer(mut self, bytes: usize) -> Self {
+        self.config.websocket_read_buffer = bytes;
         self
     }
     /// Enabled transports (default both).
@@ -261,6 +273,9 @@ impl EngineConfigBuilder {
         }
         if c.max_packets_per_poll == 0 {
             return err("max_packets_per_poll must be at least 1 (default 16)");
+        }
+        if c.websocket_read_buffer < 128 {
+            return err("websocket_read_buffer must be at least 128 bytes (default 1024)");
         }
         if c.max_buffered_packets == 0 {
             return err("max_buffered_packets must be at least 1 (default 1024)");

@@ -210,6 +210,33 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The handshake request kept for the session's lifetime, with its URI and
+/// headers copied out: hyper parses them as slices of its 8-16 KiB read
+/// buffer, which they would otherwise keep alive for as long as the session.
+fn compact(mut parts: http::request::Parts) -> http::request::Parts {
+    let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+    let mut last = None;
+    for (name, value) in std::mem::take(&mut parts.headers) {
+        // `None` repeats the previous name.
+        let name = match name {
+            Some(n) => http::HeaderName::from_bytes(n.as_str().as_bytes()).unwrap_or(n),
+            None => match &last {
+                Some(n) => http::HeaderName::clone(n),
+                None => continue,
+            },
+        };
+        let mut copy = http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or(value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        headers.append(name.clone(), copy);
+        last = Some(name);
+    }
+    parts.headers = headers;
+    if let Ok(uri) = http::Uri::try_from(parts.uri.to_string()) {
+        parts.uri = uri;
+    }
+    parts
+}
+
 impl Shared {
     pub(crate) fn new(
         id: Sid,
@@ -229,7 +256,7 @@ impl Shared {
             id,
             protocol,
             b64,
-            parts,
+            parts: compact(parts),
             remote,
             state: Mutex::new(State {
                 queue: VecDeque::new(),

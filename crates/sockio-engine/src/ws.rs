@@ -83,10 +83,10 @@ impl tokio::io::AsyncWrite for Io {
     }
 }
 
-fn ws_config(max_payload: u64) -> WebSocketConfig {
-    let max = usize::try_from(max_payload).unwrap_or(usize::MAX);
+fn ws_config(config: &crate::EngineConfig) -> WebSocketConfig {
+    let max = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(config.websocket_read_buffer)
         // Frames are fed into the write buffer and flushed together (see `run`);
         // past this size tungstenite writes without waiting for the flush.
         .write_buffer_size(16 * 1024)
@@ -126,7 +126,7 @@ fn accept(
     Ok((r, on_upgrade))
 }
 
-async fn open_ws(on_upgrade: OnUpgrade, max_payload: u64) -> Option<Ws> {
+async fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Option<Ws> {
     let up = match on_upgrade.await {
         Ok(up) => up,
         Err(e) => {
@@ -134,7 +134,7 @@ async fn open_ws(on_upgrade: OnUpgrade, max_payload: u64) -> Option<Ws> {
             return None;
         }
     };
-    let config = Some(ws_config(max_payload));
+    let config = Some(ws_config(config));
     Some(match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
         Ok(parts) => {
             // Bytes the client sent after its request (rare) are kept; hyper's
@@ -161,15 +161,16 @@ pub(crate) fn handshake<H: EngineHandler>(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    tokio::spawn(async move {
-        let Some(mut ws) = open_ws(on_upgrade, engine.config().max_payload).await else {
+    let fut = async move {
+        // Cold steps are boxed so they do not enlarge the connection's task.
+        let Some(mut ws) = Box::pin(open_ws(on_upgrade, engine.config())).await else {
             return;
         };
         let socket = engine.open_session(parts, protocol, b64, TransportKind::WebSocket);
         let span = socket.shared.span.clone();
         async move {
             let open = engine.open_packet(socket.id(), TransportKind::WebSocket);
-            if ws.send(frame(open, protocol)).await.is_err() {
+            if Box::pin(ws.send(frame(open, protocol))).await.is_err() {
                 socket.shared.close(DisconnectReason::TransportClose);
                 return;
             }
@@ -178,7 +179,11 @@ pub(crate) fn handshake<H: EngineHandler>(
         }
         .instrument(span)
         .await;
-    });
+    };
+    if std::env::var_os("SOCKIO_SIZES").is_some() {
+        eprintln!("ws task future: {} bytes", std::mem::size_of_val(&fut));
+    }
+    tokio::spawn(fut);
     resp
 }
 
@@ -196,7 +201,7 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
     let span = socket.shared.span.clone();
     tokio::spawn(
         async move {
-            let Some(mut ws) = open_ws(on_upgrade, engine.config().max_payload).await else {
+            let Some(mut ws) = open_ws(on_upgrade, engine.config()).await else {
                 return;
             };
             let sh = &socket.shared;
@@ -403,6 +408,7 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
     let protocol = sh.protocol;
     let mut batch: Vec<Packet> = Vec::new();
     let read_gate = ReadGate::new();
+    let mut must_flush = false;
     'outer: loop {
         let notified = sh.writer.notified();
         tokio::pin!(notified);
@@ -427,8 +433,16 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
                 if closed_reason.is_some() {
                     break 'outer;
                 }
+                if must_flush {
+                    must_flush = false;
+                    if ws.flush().await.is_err() {
+                        sh.close(DisconnectReason::TransportError);
+                        break 'outer;
+                    }
+                }
                 break;
             }
+            must_flush = false;
             let write = async {
                 for p in batch.drain(..) {
                     ws.feed(frame(p, protocol)).await?;
@@ -460,7 +474,7 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
         })
         .await;
         if let Some(msg) = first {
-            if let Next::Stop = on_frame(engine, socket, &mut ws, msg).await {
+            if let Next::Stop = on_frame(engine, socket, &mut must_flush, msg) {
                 break 'outer;
             }
             // Frames already read need no system call: handle them before
@@ -469,19 +483,25 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
                 let Some(msg) = read_gate.try_read(&mut ws) else {
                     break;
                 };
-                if let Next::Stop = on_frame(engine, socket, &mut ws, msg).await {
+                if let Next::Stop = on_frame(engine, socket, &mut must_flush, msg) {
                     break 'outer;
                 }
             }
         }
     }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
+    // Boxed: a cold path that would otherwise enlarge every connection's task.
+    let close = Box::pin(async move {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
+    });
+    close.await;
 }
 
-async fn on_frame<H: EngineHandler>(
+/// Handles one frame. Synchronous, so the connection task stays small: a
+/// WebSocket ping's pong, queued by tungstenite, goes out with the next flush.
+fn on_frame<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
     socket: &Arc<Socket<H::Data>>,
-    ws: &mut Ws,
+    must_flush: &mut bool,
     msg: Option<Result<WsMessage, WsError>>,
 ) -> Next {
     let sh = &socket.shared;
@@ -508,11 +528,8 @@ async fn on_frame<H: EngineHandler>(
             }
         }
         Some(Ok(WsMessage::Ping(_))) => {
-            // tungstenite queued the pong; send it now.
-            if ws.flush().await.is_err() {
-                sh.close(DisconnectReason::TransportError);
-                return Next::Stop;
-            }
+            // tungstenite queued the pong; it leaves with the next flush.
+            *must_flush = true;
             return Next::Continue;
         }
         Some(Ok(WsMessage::Pong(_))) | Some(Ok(WsMessage::Frame(_))) => return Next::Continue,

@@ -16,7 +16,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let io = SocketIo::builder().build()?;
+        let mut builder = SocketIo::builder();
+        // For A/B runs of the WebSocket read buffer size.
+        if let Some(n) = std::env::var("WS_READ_BUFFER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            builder = builder.engine_options(|e| e.websocket_read_buffer(n));
+        }
+        let io = builder.build()?;
         io.on("echo", |Args(args): Args<Vec<Value>>| async move { args });
         io.on("join", |s: Socket| async move { s.join("bench") });
         io.on(

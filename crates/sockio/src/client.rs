@@ -47,6 +47,11 @@ impl ConnData {
     }
 }
 
+/// Whether the connection ever joined a namespace.
+pub(crate) fn ever_connected(conn: &Conn) -> bool {
+    conn.data().state.lock().unwrap().ever_connected
+}
+
 /// Removes a socket from its connection's table.
 pub(crate) fn detach(s: &Socket) {
     let mut st = s.0.conn.data().state.lock().unwrap();
@@ -81,21 +86,7 @@ impl EngineHandler for SioHandler {
             self.connect(conn, "/", auth);
             return;
         }
-        let timeout = self.io.config.connect_timeout;
-        let weak = Arc::downgrade(conn);
-        tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(conn) = weak.upgrade() {
-                let connected = conn.data().state.lock().unwrap().ever_connected;
-                if !connected && !conn.is_closed() {
-                    tracing::debug!(
-                        sid = conn.id().as_str(),
-                        "no namespace joined in time: closing"
-                    );
-                    conn.close(sockio_engine::DisconnectReason::ServerClose);
-                }
-            }
-        });
+        self.io.watch_connect(conn);
     }
 
     fn on_message(&self, conn: &Arc<Conn>, msg: Message) {

@@ -65,6 +65,61 @@ pub(crate) struct IoInner {
     pub adapter_factory: Box<dyn AdapterFactory>,
     pub default_error: RwLock<Option<crate::handler::ErasedEvent>>,
     pub engine: RwLock<Option<Weak<Engine<SioHandler>>>>,
+    /// Connections that have not joined a namespace yet, oldest first.
+    pub connect_deadlines: std::sync::Mutex<ConnectDeadlines>,
+}
+
+/// The connect timeout of every connection, served by one task per server
+/// (not one per connection): deadlines are the open time plus the same
+/// timeout, so they arrive in order and a queue suffices.
+#[derive(Default)]
+pub(crate) struct ConnectDeadlines {
+    queue: std::collections::VecDeque<(tokio::time::Instant, Weak<crate::Conn>)>,
+    running: bool,
+}
+
+impl IoInner {
+    /// Closes `conn` if it has joined no namespace when the connect timeout passes.
+    pub(crate) fn watch_connect(self: &Arc<Self>, conn: &Arc<crate::Conn>) {
+        let deadline = tokio::time::Instant::now() + self.config.connect_timeout;
+        let mut d = self.connect_deadlines.lock().unwrap();
+        d.queue.push_back((deadline, Arc::downgrade(conn)));
+        if d.running {
+            return;
+        }
+        d.running = true;
+        let io = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = io.upgrade() else { return };
+                let now = tokio::time::Instant::now();
+                let (expired, next) = {
+                    let mut d = inner.connect_deadlines.lock().unwrap();
+                    let n = d.queue.iter().take_while(|(t, _)| *t <= now).count();
+                    let expired: Vec<_> = d.queue.drain(..n).map(|(_, c)| c).collect();
+                    let next = d.queue.front().map(|(t, _)| *t);
+                    if next.is_none() && expired.is_empty() {
+                        d.running = false;
+                        return;
+                    }
+                    (expired, next)
+                };
+                for conn in expired.iter().filter_map(Weak::upgrade) {
+                    if !crate::client::ever_connected(&conn) && !conn.is_closed() {
+                        tracing::debug!(
+                            sid = conn.id().as_str(),
+                            "no namespace joined in time: closing"
+                        );
+                        conn.close(sockio_engine::DisconnectReason::ServerClose);
+                    }
+                }
+                drop(inner);
+                if let Some(t) = next {
+                    tokio::time::sleep_until(t).await;
+                }
+            }
+        });
+    }
 }
 
 pub(crate) struct DynamicNs {
@@ -290,6 +345,7 @@ impl SocketIoBuilder {
             adapter_factory: self.adapter,
             default_error: RwLock::default(),
             engine: RwLock::default(),
+            connect_deadlines: Default::default(),
         });
         let engine = Engine::new(engine_config, SioHandler { io: inner.clone() });
         *inner.engine.write().unwrap() = Some(Arc::downgrade(&engine));
