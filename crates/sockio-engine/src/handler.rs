@@ -22,4 +22,17 @@ pub trait EngineHandler: Send + Sync + 'static {
 
     /// The session ended; called exactly once per session.
     fn on_close(&self, socket: &Arc<Socket<Self::Data>>, reason: DisconnectReason);
+
+    /// An ASCII-only text equivalent to `text`, if the layer above knows one.
+    ///
+    /// Engine.IO v3 text polling payloads are read differently by
+    /// socket.io-client 1.x (which UTF-8-decodes each record once more) and 2.x
+    /// (which does not), and the server cannot tell them apart. A message
+    /// made of ASCII reads the same to both, so for those sessions the engine
+    /// asks for it; a JSON-based layer can escape non-ASCII characters as
+    /// `\uXXXX`. The default keeps the text as it is (what Node does).
+    fn ascii_text(&self, text: &str) -> Option<String> {
+        let _ = text;
+        None
+    }
 }

@@ -201,6 +201,35 @@ where
     r
 }
 
+/// Text messages with non-ASCII characters in their ASCII form when the
+/// handler has one (see [`EngineHandler::ascii_text`]).
+fn ascii_for_v3<'a, H: EngineHandler>(
+    engine: &Engine<H>,
+    packets: &'a [Packet],
+) -> std::borrow::Cow<'a, [Packet]> {
+    let non_ascii = |p: &Packet| match p {
+        Packet::Message(m) => m.as_text().is_some_and(|t| !t.is_ascii()),
+        _ => false,
+    };
+    if !packets.iter().any(non_ascii) {
+        return std::borrow::Cow::Borrowed(packets);
+    }
+    let mapped = packets
+        .iter()
+        .map(|p| match p {
+            Packet::Message(m) if non_ascii(p) => {
+                let text = m.as_text().unwrap_or_default();
+                match engine.handler().ascii_text(text) {
+                    Some(a) => Packet::Message(crate::Message::text(a)),
+                    None => p.clone(),
+                }
+            }
+            other => other.clone(),
+        })
+        .collect();
+    std::borrow::Cow::Owned(mapped)
+}
+
 /// A 200 answer carrying packets, encoded for the session's protocol and
 /// compressed when allowed.
 pub(crate) fn payload_response<H: EngineHandler>(
@@ -216,7 +245,7 @@ pub(crate) fn payload_response<H: EngineHandler>(
             "text/plain; charset=UTF-8",
         ),
         ProtocolVersion::V3 if sh.b64 => (
-            codec::v3::encode_text_payload(packets),
+            codec::v3::encode_text_payload(&ascii_for_v3(engine, packets)),
             "text/plain; charset=UTF-8",
         ),
         ProtocolVersion::V3 => (

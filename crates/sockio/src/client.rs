@@ -47,6 +47,21 @@ impl ConnData {
     }
 }
 
+/// Where the JSON of a Socket.IO text packet starts: after the type, the
+/// attachment count (`N-`), the namespace (`/nsp,`) and the ack id.
+fn json_start(packet: &str) -> Option<usize> {
+    let b = packet.as_bytes();
+    let mut i = 1; // the type digit
+    if matches!(b.first(), Some(b'5' | b'6')) {
+        i += b[i..].iter().position(|&c| c == b'-')? + 1;
+    }
+    if b.get(i) == Some(&b'/') {
+        i += b[i..].iter().position(|&c| c == b',')? + 1;
+    }
+    i += b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    (i <= b.len()).then_some(i)
+}
+
 /// Whether the connection ever joined a namespace.
 pub(crate) fn ever_connected(conn: &Conn) -> bool {
     conn.data().state.lock().unwrap().ever_connected
@@ -101,6 +116,33 @@ impl EngineHandler for SioHandler {
             }
         };
         self.dispatch(conn, packet);
+    }
+
+    fn ascii_text(&self, text: &str) -> Option<String> {
+        // socket.io-client 1.x and 2.x read v3 text polling payloads
+        // differently; ASCII reads the same to both. Non-ASCII characters of a
+        // packet sit in its JSON (strings and keys), where `\uXXXX` escapes
+        // keep the same value.
+        if self.io.config.parser != Parser::Json {
+            return None;
+        }
+        let start = json_start(text)?;
+        let (head, json) = text.split_at(start);
+        if !head.is_ascii() {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len() + 32);
+        out.push_str(head);
+        for c in json.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                for unit in c.encode_utf16(&mut [0u16; 2]) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+        Some(out)
     }
 
     fn on_close(&self, conn: &Arc<Conn>, reason: sockio_engine::DisconnectReason) {

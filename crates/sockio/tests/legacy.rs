@@ -138,15 +138,31 @@ async fn v3_polling_text_lengths_count_utf16_units_both_ways() {
     // The lengths are UTF-16 units: 😀 counts 2 (4 bytes), é counts 1 (2 bytes).
     assert!(body.starts_with(r#"19:42["echo-emit","é"]20:421["echo","😀👍 ü"]"#));
     post(addr, &p, "text/plain;charset=UTF-8", body.as_bytes()).await;
+    // Text payloads to v3 clients are ASCII (non-ASCII escaped inside the
+    // JSON), which socket.io-client 1.x and 2.x both read right.
     let want = vec![
-        t(r#"42["echo-back","é"]"#),
-        t(r#"431["😀👍 ü"]"#),
-        t(r#"42["echo-back","日本語 😀",{"ключ":"ß"}]"#),
+        t(r#"42["echo-back","\u00e9"]"#),
+        t(r#"431["\ud83d\ude00\ud83d\udc4d \u00fc"]"#),
+        t(r#"42["echo-back","\u65e5\u672c\u8a9e \ud83d\ude00",{"\u043a\u043b\u044e\u0447":"\u00df"}]"#),
     ];
     // The handlers run while the POST is read: one GET holds all three.
     let (got, r) = poll3(addr, Some(&sid), true).await;
     assert_eq!(got, want);
     assert_eq!(r.text(), encode_v3_text(&want));
+}
+
+#[tokio::test]
+async fn v3_polling_records_utf8_encoded_by_1x_clients_are_decoded() {
+    // engine.io-parser 1.x (socket.io-client 1.x) UTF-8-encodes each record of
+    // a text payload: "é" travels as the two characters "Ã©".
+    let addr = server(RELAXED).await;
+    let sid = open_polling(addr, true, RELAXED).await;
+    let p = path3(Some(&sid), true);
+    let one_x = |s: &str| -> String { s.bytes().map(char::from).collect() };
+    let sent = [t(&one_x(r#"421["echo","é 😀 日本"]"#))];
+    post(addr, &p, "text/plain;charset=UTF-8", encode_v3_text(&sent).as_bytes()).await;
+    let (got, _) = poll3(addr, Some(&sid), true).await;
+    assert_eq!(got, vec![t(r#"431["\u00e9 \ud83d\ude00 \u65e5\u672c"]"#)]);
 }
 
 #[tokio::test]
@@ -159,7 +175,7 @@ async fn v3_polling_b64_binary_is_b4_base64() {
     assert!(body.ends_with("6:b4AQID"), "{body}");
     post(addr, &p, "text/plain;charset=UTF-8", body.as_bytes()).await;
     let (got, r) = poll3(addr, Some(&sid), true).await;
-    let back = format!(r#"451-["echo-back","é",{PH0}]"#);
+    let back = format!(r#"451-["echo-back","\u00e9",{PH0}]"#);
     assert_eq!(got, vec![P3::Text(back.clone()), P3::Bin(vec![1, 2, 3])]);
     assert_eq!(r.text(), format!("{}:{back}6:b4AQID", back.chars().count()));
 
@@ -171,7 +187,7 @@ async fn v3_polling_b64_binary_is_b4_base64() {
     assert_eq!(
         got,
         vec![
-            P3::Text(format!(r#"461-7[{PH0},"ü"]"#)),
+            P3::Text(format!(r#"461-7[{PH0},"\u00fc"]"#)),
             P3::Bin(vec![0, 255])
         ]
     );
@@ -380,9 +396,10 @@ async fn to_room_reaches_v3_and_v4_members_each_in_its_own_framing() {
     assert_eq!(ws_recv(&mut a, false).await, "432[]");
     assert_eq!(ws_recv(&mut b, true).await, ev);
     assert_eq!(ws_recv(&mut b, true).await, "<bin:0908>");
+    let ev_ascii = format!(r#"451-["news","\u00e9",{PH0}]"#);
     assert_eq!(
         collect3(addr, &c, true, 2).await,
-        vec![P3::Text(ev), P3::Bin(vec![9, 8])]
+        vec![P3::Text(ev_ascii), P3::Bin(vec![9, 8])]
     );
 
     // And text from the v4 member reaches the v3 ones.
@@ -392,7 +409,7 @@ async fn to_room_reaches_v3_and_v4_members_each_in_its_own_framing() {
     assert_eq!(ws_recv(&mut a, false).await, r#"42["plain","😀"]"#);
     assert_eq!(
         collect3(addr, &c, true, 1).await,
-        vec![t(r#"42["plain","😀"]"#)]
+        vec![t(r#"42["plain","\ud83d\ude00"]"#)]
     );
 }
 

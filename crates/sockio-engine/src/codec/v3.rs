@@ -51,7 +51,20 @@ pub fn encode_text_payload(packets: &[Packet]) -> Vec<u8> {
     out
 }
 
-/// Decodes a v3 text payload.
+/// socket.io-client 1.x (engine.io-parser 1.x) UTF-8-encodes every record of
+/// a text payload before sending it, so each character of the record stands
+/// for one byte of the UTF-8 form; 2.x clients do not. A record whose
+/// characters are all below U+0100, with some above U+007F, that reads as
+/// valid UTF-8 when taken as bytes is such a record: the decoded text, or
+/// `None` to keep the record as it is.
+pub fn undo_utf8_encoding(record: &str) -> Option<String> {
+    if record.is_ascii() || record.chars().any(|c| c as u32 > 0xff) {
+        return None;
+    }
+    String::from_utf8(record.chars().map(|c| c as u8).collect()).ok()
+}
+
+/// Decodes a v3 text payload (records UTF-8-encoded by 1.x clients are decoded).
 pub fn decode_text_payload(body: Bytes) -> Result<Vec<Packet>, DecodeError> {
     if body.is_empty() {
         return Err(DecodeError::Empty);
@@ -100,7 +113,10 @@ pub fn decode_text_payload(body: Bytes) -> Result<Vec<Packet>, DecodeError> {
                 let data = B64.decode(&rec[2..]).map_err(|_| DecodeError::Base64)?;
                 packets.push(Packet::Message(Message::binary(data)));
             } else {
-                packets.push(Packet::decode_text_utf8(rec)?);
+                match undo_utf8_encoding(&text[start..end]) {
+                    Some(decoded) => packets.push(Packet::decode_text_utf8(Bytes::from(decoded))?),
+                    None => packets.push(Packet::decode_text_utf8(rec)?),
+                }
             }
         }
         pos = end;
@@ -261,5 +277,20 @@ mod tests {
         assert!(d(&[1, 1, 0xff, 3]).is_err());
         assert!(d(&[0, 1]).is_err());
         assert_eq!(d(&[0, 1, 0xff, b'2']).unwrap(), vec![Packet::Ping]);
+    }
+}
+
+#[cfg(test)]
+mod utf8_encoded_records {
+    use super::undo_utf8_encoding;
+
+    #[test]
+    fn records_utf8_encoded_by_1x_clients_are_recognised() {
+        let one_x = |s: &str| -> String { s.bytes().map(char::from).collect() };
+        assert_eq!(undo_utf8_encoding(&one_x("4é 😀")).as_deref(), Some("4é 😀"));
+        // 2.x clients send text as it is: left alone.
+        assert_eq!(undo_utf8_encoding("4é 😀"), None);
+        assert_eq!(undo_utf8_encoding("4é"), None); // 0xE9 alone is not UTF-8
+        assert_eq!(undo_utf8_encoding("4ascii"), None);
     }
 }
