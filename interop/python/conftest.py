@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import engineio
 import pytest
 import socketio
 
@@ -48,12 +49,71 @@ class Harness:
             self.thread.start()
             self.sio = self._run(self._make_async())
         else:
-            self.sio = socketio.Client(reconnection=False)
+            self.sio = socketio.Client(reconnection=False, logger=True, engineio_logger=True)
         for ns in NAMESPACES:
             self._register(ns)
+        self.wire = kind == "sync"
+        if self.wire:
+            self._observe_wire()
+
+    # -- sync client: what arrived on the wire, in arrival order ---------------------
+    # socketio.Client hands every Engine.IO message to a new thread, so its handlers may
+    # run out of order, and a binary attachment can be parsed before its BINARY_EVENT /
+    # BINARY_ACK header (known python-socketio client race: the event or ack is then
+    # lost). That is the client's own threading, not the server's behaviour, so for the
+    # sync client events and acks are read where the client's transport delivers them:
+    # Engine.IO messages in arrival order, decoded with python-socketio's own Packet
+    # class. The client itself is not changed: the observers call the original methods.
+    def _observe_wire(self):
+        self.wire_events = defaultdict(queue.Queue)  # (namespace, event) -> arg tuples
+        self.wire_acks = defaultdict(queue.Queue)  # (namespace, id) -> arg tuples
+        self.wire_errors = []
+        self._wire_bin = None
+        self._ack_ids = {}
+        eio = self.sio.eio
+        receive = eio._receive_packet
+        gen_ack_id = self.sio._generate_ack_id
+
+        def observed_receive(pkt):
+            if pkt.packet_type == engineio.packet.MESSAGE:
+                try:
+                    self._wire_feed(pkt.data)
+                except Exception as e:  # noqa: BLE001 - recorded, reported by the test
+                    self.wire_errors.append(repr(e))
+            return receive(pkt)
+
+        def observed_gen_ack_id(namespace, callback):
+            ack_id = gen_ack_id(namespace, callback)
+            self._ack_ids[threading.get_ident()] = (namespace or "/", ack_id)
+            return ack_id
+
+        eio._receive_packet = observed_receive
+        self.sio._generate_ack_id = observed_gen_ack_id
+
+    def _wire_feed(self, data):
+        if self._wire_bin is not None:
+            if self._wire_bin.add_attachment(data):
+                pkt, self._wire_bin = self._wire_bin, None
+                self._wire_deliver(pkt)
+            return
+        if isinstance(data, bytes):
+            self.wire_errors.append(f"binary message without a BINARY packet header: {data[:20]!r}")
+            return
+        pkt = self.sio.packet_class(encoded_packet=data)
+        if pkt.packet_type in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK) and pkt.attachment_count:
+            self._wire_bin = pkt
+            return
+        self._wire_deliver(pkt)
+
+    def _wire_deliver(self, pkt):
+        ns = pkt.namespace or "/"
+        if pkt.packet_type in (socketio.packet.EVENT, socketio.packet.BINARY_EVENT):
+            self.wire_events[(ns, pkt.data[0])].put(tuple(pkt.data[1:]))
+        elif pkt.packet_type in (socketio.packet.ACK, socketio.packet.BINARY_ACK):
+            self.wire_acks[(ns, pkt.id)].put(tuple(pkt.data))
 
     async def _make_async(self):
-        return socketio.AsyncClient(reconnection=False)
+        return socketio.AsyncClient(reconnection=False, logger=True, engineio_logger=True)
 
     def _run(self, coro, timeout=WAIT + 5):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -97,6 +157,14 @@ class Harness:
             self.sio.emit(event, data=tuple(args), namespace=ns)
 
     def emit_ack(self, event, *args, ns="/", timeout=WAIT):
+        if self.wire:
+            self.sio.emit(event, data=tuple(args), namespace=ns, callback=lambda *a: None)
+            key = self._ack_ids.pop(threading.get_ident())
+            try:
+                return self.wire_acks[key].get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no ack for {event!r} on {ns} within {timeout} s"
+                                     f"{self._wire_note()}") from None
         got = queue.Queue()
 
         def cb(*ack):
@@ -111,15 +179,21 @@ class Harness:
         except queue.Empty:
             raise AssertionError(f"no ack for {event!r} on {ns} within {timeout} s") from None
 
+    def _events(self):
+        return self.wire_events if self.wire else self.events
+
+    def _wire_note(self):
+        return f" (wire decode errors: {self.wire_errors})" if self.wire and self.wire_errors else ""
+
     def next_event(self, event, ns="/", timeout=WAIT):
         try:
-            return self.events[(ns, event)].get(timeout=timeout)
+            return self._events()[(ns, event)].get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"no {event!r} event on {ns} within {timeout} s") from None
+            raise AssertionError(f"no {event!r} event on {ns} within {timeout} s{self._wire_note()}") from None
 
     def no_event(self, event, ns="/", wait=0.3):
         time.sleep(wait)
-        q = self.events[(ns, event)]
+        q = self._events()[(ns, event)]
         items = []
         while not q.empty():
             items.append(q.get_nowait())
