@@ -1,8 +1,46 @@
 #!/usr/bin/env bash
-# Runs every test of the project: Rust unit, integration and doc tests, then the
-# end-to-end suites with the official clients (installed by scripts/interop.sh).
-set -euo pipefail
+# Runs every test of the project, on a fresh machine of this kind too:
+#   1. formatting and lints (cargo fmt --check, clippy -D warnings);
+#   2. Rust unit, integration and doc tests of every crate (cargo test);
+#   3. the end-to-end suites with the official clients (scripts/interop.sh
+#      installs them: npm ci, a Python venv, Debian's chromium);
+#   4. a smoke run of the benchmark tooling (bench/run.sh --smoke: proves the
+#      load generator and peers work; timings are not judged).
+# Stops at the first failing step; the last line is "N passed, N failed".
+set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+
+step() { printf '\n==== %s\n' "$*"; }
+fail() { echo "FAILED: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check || fail "cargo fmt (run: cargo fmt --all)"
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings || fail "clippy"
+
+step "cargo test"
+log=$(mktemp)
+cargo test --workspace --all-targets 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" = 0 ] || fail "cargo test"
+cargo test --workspace --doc 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" = 0 ] || fail "doc tests"
+rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+rm -f "$log"
+
+step "interop suites (official clients)"
+ilog=$(mktemp)
+bash scripts/interop.sh 2>&1 | tee "$ilog"
+interop_status=${PIPESTATUS[0]}
+interop_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$ilog" | tail -n 1)
+rm -f "$ilog"
+[ "$interop_status" = 0 ] || fail "interop suites: $interop_line"
+interop_passed=${interop_line%% passed*}
+
+step "benchmark tooling smoke run"
+bash bench/run.sh --smoke || fail "bench smoke run"
+
+echo
+echo "rust tests: $rust_passed passed; interop checks: $interop_passed passed; bench smoke: ok"
+echo "$((rust_passed + interop_passed)) passed, 0 failed"

@@ -143,7 +143,9 @@ async fn v3_polling_text_lengths_count_utf16_units_both_ways() {
     let want = vec![
         t(r#"42["echo-back","\u00e9"]"#),
         t(r#"431["\ud83d\ude00\ud83d\udc4d \u00fc"]"#),
-        t(r#"42["echo-back","\u65e5\u672c\u8a9e \ud83d\ude00",{"\u043a\u043b\u044e\u0447":"\u00df"}]"#),
+        t(
+            r#"42["echo-back","\u65e5\u672c\u8a9e \ud83d\ude00",{"\u043a\u043b\u044e\u0447":"\u00df"}]"#,
+        ),
     ];
     // The handlers run while the POST is read: one GET holds all three.
     let (got, r) = poll3(addr, Some(&sid), true).await;
@@ -160,7 +162,13 @@ async fn v3_polling_records_utf8_encoded_by_1x_clients_are_decoded() {
     let p = path3(Some(&sid), true);
     let one_x = |s: &str| -> String { s.bytes().map(char::from).collect() };
     let sent = [t(&one_x(r#"421["echo","é 😀 日本"]"#))];
-    post(addr, &p, "text/plain;charset=UTF-8", encode_v3_text(&sent).as_bytes()).await;
+    post(
+        addr,
+        &p,
+        "text/plain;charset=UTF-8",
+        encode_v3_text(&sent).as_bytes(),
+    )
+    .await;
     let (got, _) = poll3(addr, Some(&sid), true).await;
     assert_eq!(got, vec![t(r#"431["\u00e9 \ud83d\ude00 \u65e5\u672c"]"#)]);
 }

@@ -287,7 +287,10 @@ mod utf8_encoded_records {
     #[test]
     fn records_utf8_encoded_by_1x_clients_are_recognised() {
         let one_x = |s: &str| -> String { s.bytes().map(char::from).collect() };
-        assert_eq!(undo_utf8_encoding(&one_x("4é 😀")).as_deref(), Some("4é 😀"));
+        assert_eq!(
+            undo_utf8_encoding(&one_x("4é 😀")).as_deref(),
+            Some("4é 😀")
+        );
         // 2.x clients send text as it is: left alone.
         assert_eq!(undo_utf8_encoding("4é 😀"), None);
         assert_eq!(undo_utf8_encoding("4é"), None); // 0xE9 alone is not UTF-8
