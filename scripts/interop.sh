@@ -12,7 +12,8 @@
 #
 # Suites: node-v4 python node-msgpack node-legacy browser-legacy node-engine
 #         node-engine-conformance
-# Results: interop/results/<suite>.md (+ .json), merged into interop/RESULTS.md.
+# Results: interop/results/<suite>.md (+ .json; --reference: interop/results/reference/), merged
+# into interop/RESULTS.md by a full run against sockio (results/RESULTS.md otherwise).
 # Last line: "N passed, N failed" over all suites; exit status 1 if anything failed.
 
 set -uo pipefail
@@ -20,7 +21,6 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 INTEROP="$ROOT/interop"
 RESULTS="$INTEROP/results"
-LOGS="$RESULTS/logs"
 QUICK=0
 REFERENCE=0
 ONLY=""
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1 ;;
     --reference) REFERENCE=1 ;;
     --only) shift; ONLY="${1:-}" ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -110,6 +110,8 @@ start() { # name port cmd...
   wait_port "$port" "$name" "$pid"
 }
 
+[ "$REFERENCE" = 1 ] && RESULTS="$INTEROP/results/reference"
+LOGS="$RESULTS/logs"
 rm -rf "$RESULTS"
 mkdir -p "$LOGS"
 
@@ -217,10 +219,17 @@ for pid in "${PIDS[@]}"; do
   kill -0 "$pid" 2>/dev/null || { echo "server pid $pid is not running any more (crashed?), see $LOGS/" >&2; TOTAL_FAIL=$((TOTAL_FAIL + 1)); }
 done
 
-node merge-results.js > /dev/null 2>&1 || true
+# interop/RESULTS.md only from a full run against sockio; partial or reference runs
+# write their merge next to their results
+if [ "$REFERENCE" = 0 ] && [ "$QUICK" = 0 ] && [ -z "$ONLY" ]; then
+  MERGED="$INTEROP/RESULTS.md"
+else
+  MERGED="$RESULTS/RESULTS.md"
+fi
+node merge-results.js --out "$MERGED" > /dev/null 2>&1 || true
 
 log "summary"
 printf '%s' "$SUMMARY"
-echo "results: $INTEROP/RESULTS.md, logs: $LOGS"
+echo "results: $MERGED, logs: $LOGS"
 echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
 [ "$TOTAL_FAIL" = 0 ]
