@@ -57,6 +57,27 @@ pub struct SocketInfo {
     pub data: Value,
 }
 
+/// A disconnected socket's state, kept for connection state recovery (a
+/// client that reconnects within the window gets its id, rooms, data and the
+/// packets it missed). Recovery itself is not implemented yet; the adapter
+/// methods that store and return this state are part of the trait so that a
+/// cluster adapter can keep it where every node finds it.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    /// The private id the client presents to recover (never shown to others).
+    pub pid: String,
+    /// The socket id to restore.
+    pub id: SocketId,
+    /// The namespace.
+    pub namespace: String,
+    /// The rooms to rejoin.
+    pub rooms: Vec<Room>,
+    /// The session data.
+    pub data: Value,
+    /// Packets broadcast to the socket's rooms since it left, oldest first.
+    pub missed: Vec<Packet>,
+}
+
 /// An acknowledgement collector for broadcasts with acks: the adapter reports
 /// how many clients were reached, then each client's answer.
 pub trait AckCollector: Send + Sync {
@@ -150,6 +171,24 @@ pub trait Adapter: Send + Sync + 'static {
         local: &'a LocalNamespace,
     ) -> AdapterFuture<'a, Result<Vec<Room>, AdapterError>> {
         Box::pin(async move { Ok(local.rooms()) })
+    }
+
+    /// Keeps a disconnected socket's state for connection state recovery
+    /// (the default keeps nothing).
+    fn persist_session<'a>(&'a self, session: SessionState) -> AdapterFuture<'a, ()> {
+        let _ = session;
+        Box::pin(std::future::ready(()))
+    }
+
+    /// The state kept for `pid`, with the packets missed after `offset`, if
+    /// the recovery window has not passed (the default has none).
+    fn restore_session<'a>(
+        &'a self,
+        pid: &'a str,
+        offset: &'a str,
+    ) -> AdapterFuture<'a, Result<Option<SessionState>, AdapterError>> {
+        let _ = (pid, offset);
+        Box::pin(std::future::ready(Ok(None)))
     }
 
     /// Sends an event to the other nodes' `server_side_emit` handlers and

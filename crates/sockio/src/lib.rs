@@ -42,7 +42,7 @@ mod socket;
 pub mod test_client;
 mod util;
 
-pub use adapter::{Adapter, LocalAdapter, Room};
+pub use adapter::{Adapter, LocalAdapter, Room, SessionState};
 pub use class_ns::{EventResult, NamespaceHandler, Reply};
 pub use client::{ConnData, SioHandler};
 pub use errors::{
