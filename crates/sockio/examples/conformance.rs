@@ -9,8 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockio::{Args, Auth, Socket, SocketIo, Value};
+use sockio::SocketIo;
 use sockio_engine::{EngineConfig, EngineHandler, Message};
+
+#[path = "shared/contracts.rs"]
+mod contracts;
 
 /// Echoes every Engine.IO message back, text as text and binary as binary.
 struct Echo;
@@ -52,23 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .connect_timeout(Duration::from_millis(1000))
         .cors_allowed_origins(["*"])
         .build()?;
-    for nsp in ["/", "/custom"] {
-        let ns = io.of(nsp);
-        ns.on_connect(|s: Socket, Auth(auth): Auth<Option<Value>>| async move {
-            let auth = auth.unwrap_or_else(|| Value::Map(vec![]));
-            s.emit("auth", &auth).await.map_err(|e| e.to_string())
-        });
-        ns.on(
-            "message",
-            |s: Socket, Args(args): Args<Vec<Value>>| async move {
-                s.emit("message-back", &Args(args)).await
-            },
-        );
-        ns.on(
-            "message-with-ack",
-            |Args(args): Args<Vec<Value>>| async move { args },
-        );
-    }
+    contracts::conformance_handlers(&io);
 
     let app = axum::Router::new().layer(io.layer()).layer(echo.layer());
     let port: u16 = std::env::var("PORT")

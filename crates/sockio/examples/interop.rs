@@ -10,7 +10,10 @@
 use std::time::Duration;
 
 use clap::Parser as _;
-use sockio::{Args, Auth, ConnectError, Data, Parser, Socket, SocketIo, Value};
+use sockio::{Parser, SocketIo};
+
+#[path = "shared/contracts.rs"]
+mod contracts;
 
 #[derive(clap::Parser)]
 struct Opts {
@@ -31,68 +34,7 @@ fn server(parser: Parser, eio3: bool) -> Result<SocketIo, sockio::ConfigError> {
         .parser(parser)
         .cors_allowed_origins(["*"])
         .build()?;
-    for nsp in ["/", "/chat", "/private"] {
-        let ns = io.of(nsp);
-        ns.on_connect(|s: Socket, Auth(auth): Auth<Value>| async move {
-            if s.namespace() == "/private" {
-                let token_ok = auth
-                    .as_map()
-                    .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("token")))
-                    .is_some_and(|(_, v)| v.as_str() == Some("secret"));
-                if !token_ok {
-                    return Err(ConnectError::new("invalid token"));
-                }
-            }
-            let welcome = Value::Map(vec![
-                (Value::from("sid"), Value::from(s.id().as_str())),
-                (Value::from("namespace"), Value::from(s.namespace())),
-            ]);
-            s.emit("welcome", &welcome)
-                .await
-                .map_err(|e| ConnectError::new(e.to_string()))
-        });
-        ns.on("echo", |Args(args): Args<Vec<Value>>| async move { args });
-        ns.on(
-            "echo-emit",
-            |s: Socket, Args(args): Args<Vec<Value>>| async move {
-                s.emit("echo-back", &Args(args)).await
-            },
-        );
-        ns.on("join", |s: Socket, Data(room): Data<String>| async move {
-            s.join(room.as_str());
-            room
-        });
-        ns.on("leave", |s: Socket, Data(room): Data<String>| async move {
-            s.leave(room.as_str());
-            room
-        });
-        ns.on(
-            "to-room",
-            |s: Socket,
-             Data(room): Data<String>,
-             Data(event): Data<String>,
-             Args(args): Args<Vec<Value>>| async move {
-                s.to(room.as_str())
-                    .include_self()
-                    .emit(&event, &Args(args))
-                    .await
-            },
-        );
-        ns.on(
-            "request-ack",
-            |s: Socket, Args(args): Args<Vec<Value>>| async move {
-                match s
-                    .timeout(Duration::from_secs(5))
-                    .emit_with_ack("ack-request", &Args(args))
-                    .await
-                {
-                    Ok(answer) => answer,
-                    Err(_) => vec![Value::from("timeout")],
-                }
-            },
-        );
-        ns.on("disconnect-me", |s: Socket| async move { s.disconnect() });
-    }
+    contracts::interop_handlers(&io);
     Ok(io)
 }
 

@@ -5,10 +5,13 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use sockio::{Args, Auth, Socket, SocketIo, Value};
+use sockio::SocketIo;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+
+#[path = "../examples/shared/contracts.rs"]
+mod contracts;
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -20,23 +23,7 @@ async fn server() -> u16 {
         .connect_timeout(Duration::from_millis(1000))
         .build()
         .unwrap();
-    for nsp in ["/", "/custom"] {
-        let ns = io.of(nsp);
-        ns.on_connect(|s: Socket, Auth(auth): Auth<Option<Value>>| async move {
-            let auth = auth.unwrap_or_else(|| Value::Map(vec![]));
-            s.emit("auth", &auth).await.map_err(|e| e.to_string())
-        });
-        ns.on(
-            "message",
-            |s: Socket, Args(args): Args<Vec<Value>>| async move {
-                s.emit("message-back", &Args(args)).await
-            },
-        );
-        ns.on(
-            "message-with-ack",
-            |Args(args): Args<Vec<Value>>| async move { args },
-        );
-    }
+    contracts::conformance_handlers(&io);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(sockio::serve_listener(io, listener).into_future());
