@@ -257,7 +257,7 @@ impl SioHandler {
                 )])
             };
             let packet = Packet::connect_error(nsp, data);
-            let _ = conn.send_many(self.io.encode(&packet));
+            let _ = conn.send_many(self.io.encode(&packet).to_vec());
             return;
         };
         let id = if v3 {
@@ -333,7 +333,7 @@ impl SioHandler {
                     detach(&socket);
                     socket.closed(DisconnectReason::ServerNamespaceDisconnect);
                     let packet = Packet::connect_error(&*socket.0.ns.name, data);
-                    let _ = socket.0.conn.send_many(io.encode(&packet));
+                    let _ = socket.0.conn.send_many(io.encode(&packet).to_vec());
                 }
             }
         };
@@ -402,7 +402,8 @@ impl Completion {
         let kind = match result {
             Ok(args) => {
                 if let Some(id) = self.ack_id {
-                    let _ = s.send_packet(&Packet::ack(s.namespace(), args, id));
+                    let _ =
+                        s.send_packet(&Packet::ack(crate::util::wire_nsp(s.namespace()), args, id));
                 }
                 return;
             }
@@ -437,7 +438,7 @@ impl Completion {
                     Value::from("error"),
                     Value::from(err.message()),
                 )])];
-                let _ = s.send_packet(&Packet::ack(s.namespace(), args, id));
+                let _ = s.send_packet(&Packet::ack(crate::util::wire_nsp(s.namespace()), args, id));
             }
             return;
         };

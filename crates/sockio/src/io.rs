@@ -122,6 +122,24 @@ impl IoInner {
     }
 }
 
+/// One encoded packet: its Engine.IO messages (a packet and its binary
+/// attachments), without a heap allocation for the common single message.
+#[derive(Clone)]
+pub(crate) enum Encoded {
+    One([Message; 1]),
+    Many(Vec<Message>),
+}
+
+impl std::ops::Deref for Encoded {
+    type Target = [Message];
+    fn deref(&self) -> &[Message] {
+        match self {
+            Encoded::One(m) => m,
+            Encoded::Many(v) => v,
+        }
+    }
+}
+
 pub(crate) struct DynamicNs {
     pub matcher: Box<dyn Fn(&str) -> bool + Send + Sync>,
     pub handlers: Arc<Handlers>,
@@ -130,18 +148,40 @@ pub(crate) struct DynamicNs {
 
 impl IoInner {
     /// Encodes a packet once into the Engine.IO messages every receiver gets.
-    pub(crate) fn encode(&self, packet: &Packet) -> Vec<Message> {
+    ///
+    /// The JSON text is written into a per-thread scratch buffer and copied
+    /// into one exactly sized allocation: cheaper than growing a fresh `Vec`
+    /// and converting it (which costs `Bytes` a second allocation).
+    pub(crate) fn encode(&self, packet: &Packet) -> Encoded {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(256));
+        }
         match self.config.parser {
-            Parser::Json => {
-                let mut buf = Vec::with_capacity(64);
+            Parser::Json => SCRATCH.with(|scratch| {
+                let mut buf = scratch.borrow_mut();
+                buf.clear();
                 buf.push(b'4');
                 let attachments = protocol::encode_json(&mut buf, packet);
-                let mut out = Vec::with_capacity(1 + attachments.len());
-                out.push(Message::from_framed_text(buf.into()).expect("the encoder writes UTF-8"));
-                out.extend(attachments.into_iter().map(Message::binary));
-                out
-            }
-            Parser::MsgPack => vec![Message::binary(protocol::encode_msgpack(packet))],
+                debug_assert!(std::str::from_utf8(&buf).is_ok());
+                // SAFETY: `buf` starts with `4` and the JSON encoder writes UTF-8
+                // (strings come from Rust `String`s, escapes are ASCII).
+                let text = unsafe {
+                    Message::from_framed_text_unchecked(bytes::Bytes::copy_from_slice(&buf))
+                };
+                if buf.capacity() > 64 * 1024 {
+                    // Do not keep a large packet's buffer for the thread's lifetime.
+                    *buf = Vec::with_capacity(256);
+                }
+                if attachments.is_empty() {
+                    Encoded::One([text])
+                } else {
+                    let mut all = Vec::with_capacity(1 + attachments.len());
+                    all.push(text);
+                    all.extend(attachments.into_iter().map(Message::binary));
+                    Encoded::Many(all)
+                }
+            }),
+            Parser::MsgPack => Encoded::One([Message::binary(protocol::encode_msgpack(packet))]),
         }
     }
 

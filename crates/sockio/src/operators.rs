@@ -176,7 +176,7 @@ impl BroadcastOperator {
         let opts = self.options();
         let mut first_err = None;
         for ns in &self.namespaces {
-            let packet = Packet::event(&*ns.name, event, args.clone(), None);
+            let packet = Packet::event(crate::util::wire_nsp(&ns.name), event, args.clone(), None);
             let local = ns.local();
             if let Err(e) = ns.adapter().broadcast(&local, &packet, &opts).await {
                 first_err.get_or_insert(EmitError::Adapter(e));
@@ -211,7 +211,7 @@ impl BroadcastOperator {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut adapter_ok = true;
         for ns in &self.namespaces {
-            let packet = Packet::event(&*ns.name, event, args.clone(), None);
+            let packet = Packet::event(crate::util::wire_nsp(&ns.name), event, args.clone(), None);
             let local = ns.local();
             let fut =
                 ns.adapter()

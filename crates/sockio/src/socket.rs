@@ -372,7 +372,7 @@ impl Socket {
     ) -> Result<(), EmitError> {
         check_event_name(event)?;
         let args = protocol::to_args(data)?;
-        let packet = Packet::event(&*self.0.ns.name, event, args, ack_id);
+        let packet = Packet::event(crate::util::wire_nsp(&self.0.ns.name), event, args, ack_id);
         self.send_packet(&packet)
     }
 
@@ -618,7 +618,7 @@ impl Socket {
     pub(crate) fn confirm(&self, reply: &Packet) {
         let msgs = self.io_inner().encode(reply);
         let mut pending = self.0.pending.lock().unwrap();
-        let _ = self.0.conn.send_many(msgs);
+        let _ = self.0.conn.send_many(msgs.to_vec());
         for m in pending.drain(..) {
             let _ = self.0.conn.send_many(m);
         }
@@ -788,7 +788,12 @@ impl SocketEmitter<'_> {
     ) -> Result<(), EmitError> {
         check_event_name(event)?;
         let args = protocol::to_args(data)?;
-        let packet = Packet::event(&*self.socket.0.ns.name, event, args, None);
+        let packet = Packet::event(
+            crate::util::wire_nsp(&self.socket.0.ns.name),
+            event,
+            args,
+            None,
+        );
         let msgs = self.socket.io_inner().encode(&packet);
         self.socket.send_encoded(&msgs, self.volatile);
         Ok(())

@@ -1,5 +1,16 @@
 //! Small helpers shared by the crate.
 
+/// The namespace as outgoing packets carry it: empty for `/` (both encoders
+/// write `/` for it), so the hot path of a root-namespace emit allocates no
+/// string for its name.
+pub(crate) fn wire_nsp(name: &str) -> String {
+    if name == "/" {
+        String::new()
+    } else {
+        name.to_string()
+    }
+}
+
 /// Splits a query string into URL-decoded pairs (`+` is a space).
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
