@@ -124,52 +124,70 @@ fn ratio(v: Option<f64>, base: Option<f64>) -> String {
     }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// A horizontal bar chart: one bar per (label, value), value text and a note per bar.
 pub fn bar_chart_svg(title: &str, unit: &str, bars: &[(String, f64, String)]) -> String {
-    let (w, left, right, top, bh, gap) = (760.0, 130.0, 200.0, 46.0, 26.0, 12.0);
-    let h = top + bars.len() as f64 * (bh + gap) + 20.0;
+    use plotters::prelude::*;
+
+    let n = bars.len().max(1);
+    let (w, h) = (760u32, 70 + 38 * n as u32 + 40);
     let max = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(1e-9);
-    let plot_w = w - left - right;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
-         font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{left}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>\n\
-         <text x=\"{left}\" y=\"38\" fill=\"#555\">{}</text>\n",
-        esc(title),
-        esc(&format!("{unit}, median; shorter is better; ratio to socketioxide in brackets"))
-    );
-    for (i, (label, v, note)) in bars.iter().enumerate() {
-        let y = top + i as f64 * (bh + gap);
-        let bw = (v / max * plot_w).max(1.0);
-        let color = if label == "sockio" {
-            "#d9480f"
-        } else {
-            "#4c6ef5"
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
+            root.fill(&WHITE)?;
+            let caption = format!("{title} ({unit}, median; shorter is better)");
+            let mut chart = ChartBuilder::on(&root)
+                .caption(caption, ("sans-serif", 15))
+                .margin(10)
+                .margin_right(190)
+                .x_label_area_size(28)
+                .y_label_area_size(110)
+                .build_cartesian_2d(0f64..max * 1.05, (0..n).into_segmented())?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(n)
+                .y_label_formatter(&|seg| match seg {
+                    SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                        bars.get(*i).map(|b| b.0.clone()).unwrap_or_default()
+                    }
+                    SegmentValue::Last => String::new(),
+                })
+                .x_desc(unit)
+                .label_style(("sans-serif", 12))
+                .draw()?;
+            chart.draw_series(bars.iter().enumerate().map(|(i, (label, v, _))| {
+                let color = if label == "sockio" {
+                    RGBColor(0xd9, 0x48, 0x0f)
+                } else {
+                    RGBColor(0x4c, 0x6e, 0xf5)
+                };
+                let mut bar = Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(i)),
+                        (*v, SegmentValue::Exact(i + 1)),
+                    ],
+                    color.filled(),
+                );
+                bar.set_margin(6, 6, 0, 0);
+                bar
+            }))?;
+            chart.draw_series(bars.iter().enumerate().map(|(i, (_, v, note))| {
+                Text::new(
+                    format!("{} {}", fmt_num(*v), note),
+                    (*v + max * 0.01, SegmentValue::CenterOf(i)),
+                    ("sans-serif", 12),
+                )
+            }))?;
+            root.present()?;
+            Ok(())
         };
-        let _ = write!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n\
-             <rect x=\"{left}\" y=\"{y}\" width=\"{bw:.1}\" height=\"{bh}\" fill=\"{color}\"/>\n\
-             <text x=\"{:.1}\" y=\"{}\">{} {}</text>\n",
-            left - 8.0,
-            y + bh * 0.68,
-            esc(label),
-            left + bw + 6.0,
-            y + bh * 0.68,
-            esc(&fmt_num(*v)),
-            esc(note)
-        );
+        if let Err(e) = draw() {
+            eprintln!("chart {title}: {e}");
+        }
     }
-    s.push_str("</svg>\n");
-    s
+    svg
 }
 
 fn fmt_num(v: f64) -> String {
