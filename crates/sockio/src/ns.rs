@@ -101,68 +101,69 @@ impl NsInner {
         opts: &BroadcastOptions,
         exclude: Option<&SocketId>,
     ) -> Vec<Socket> {
+        let mut out = Vec::new();
+        self.for_each_target(opts, exclude, |s| out.push(s.clone()));
+        out
+    }
+
+    /// Calls `f` for each local socket `opts` targets, without `exclude`,
+    /// under the room table's read lock (so `f` must not join or leave rooms).
+    pub(crate) fn for_each_target(
+        &self,
+        opts: &BroadcastOptions,
+        exclude: Option<&SocketId>,
+        mut f: impl FnMut(&Socket),
+    ) {
         let rooms = self.rooms.read().unwrap();
-        let excluded: HashSet<SocketId> = opts
+        let excluded: HashSet<&SocketId> = opts
             .except
             .iter()
             .filter_map(|r| rooms.get(r))
             .flat_map(|m| m.keys())
             .chain(exclude)
-            .cloned()
             .collect();
-        let keep = |id: &SocketId| !excluded.contains(id);
+        let keep = |id: &SocketId| excluded.is_empty() || !excluded.contains(id);
         match opts.rooms.as_slice() {
             [] => {
-                drop(rooms);
                 let sockets = self.sockets.read().unwrap();
-                sockets
-                    .iter()
-                    .filter(|(id, _)| keep(id))
-                    .map(|(_, s)| s.clone())
-                    .collect()
-            }
-            [room] => rooms
-                .get(room)
-                .map(|m| {
-                    m.iter()
-                        .filter(|(id, _)| keep(id))
-                        .map(|(_, s)| s.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            many => {
-                let mut seen = HashSet::new();
-                let mut out = Vec::new();
-                for r in many {
-                    if let Some(m) = rooms.get(r) {
-                        for (id, s) in m {
-                            if keep(id) && seen.insert(id) {
-                                out.push(s.clone());
-                            }
-                        }
+                for (id, s) in sockets.iter() {
+                    if keep(id) {
+                        f(s);
                     }
                 }
-                out
+            }
+            [room] => {
+                for (id, s) in rooms.get(room).into_iter().flatten() {
+                    if keep(id) {
+                        f(s);
+                    }
+                }
+            }
+            many => {
+                let mut seen = HashSet::new();
+                for (id, s) in many.iter().filter_map(|r| rooms.get(r)).flatten() {
+                    if keep(id) && seen.insert(id) {
+                        f(s);
+                    }
+                }
             }
         }
     }
 
-    /// Encodes once, queues the same bytes to every target.
+    /// Encodes once (only if some socket is targeted), queues the same bytes
+    /// to every target.
     pub(crate) fn local_broadcast(
         &self,
         packet: &Packet,
         opts: &BroadcastOptions,
         exclude: Option<&SocketId>,
     ) {
-        let targets = self.targets(opts, exclude);
-        if targets.is_empty() {
-            return;
-        }
         let Some(io) = self.io.upgrade() else { return };
-        let msgs = io.encode(packet);
-        for s in &targets {
-            s.send_encoded(&msgs, opts.volatile);
-        }
+        let mut msgs = None;
+        self.for_each_target(opts, exclude, |s| {
+            let msgs = msgs.get_or_insert_with(|| io.encode(packet));
+            s.send_encoded(msgs, opts.volatile);
+        });
     }
 
     pub(crate) fn local_broadcast_with_ack(

@@ -20,8 +20,8 @@ use tokio::sync::Notify;
 use crate::adapter::{AckCollector, BroadcastOptions, Room, SocketInfo};
 use crate::errors::{AckError, AdapterError, EmitError};
 use crate::ns::NsInner;
-use crate::protocol::{self, Packet, Value};
-use crate::socket::{check_event_name, Socket};
+use crate::protocol::{self, Value};
+use crate::socket::{event_packet, Socket};
 
 /// Room names accepted by [`BroadcastOperator::to`] and friends: a `&str`,
 /// a `String`, a [`Room`], or a `Vec`/array/slice of them.
@@ -171,12 +171,12 @@ impl BroadcastOperator {
         event: &str,
         data: &T,
     ) -> Result<(), EmitError> {
-        check_event_name(event)?;
-        let args = protocol::to_args(data)?;
+        let mut packet = event_packet("/", event, data, None)?;
         let opts = self.options();
         let mut first_err = None;
         for ns in &self.namespaces {
-            let packet = Packet::event(crate::util::wire_nsp(&ns.name), event, args.clone(), None);
+            // One packet for every namespace (several only for a dynamic parent).
+            packet.nsp = crate::util::wire_nsp(&ns.name);
             let local = ns.local();
             if let Err(e) = ns.adapter().broadcast(&local, &packet, &opts).await {
                 first_err.get_or_insert(EmitError::Adapter(e));
@@ -197,8 +197,7 @@ impl BroadcastOperator {
         event: &str,
         data: &T,
     ) -> Result<BroadcastAcks, EmitError> {
-        check_event_name(event)?;
-        let args = protocol::to_args(data)?;
+        let mut packet = event_packet("/", event, data, None)?;
         let opts = self.options();
         let timeout = self.timeout.unwrap_or_else(|| {
             self.namespaces
@@ -211,7 +210,7 @@ impl BroadcastOperator {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut adapter_ok = true;
         for ns in &self.namespaces {
-            let packet = Packet::event(crate::util::wire_nsp(&ns.name), event, args.clone(), None);
+            packet.nsp = crate::util::wire_nsp(&ns.name);
             let local = ns.local();
             let fut =
                 ns.adapter()

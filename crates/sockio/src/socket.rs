@@ -171,7 +171,26 @@ impl std::fmt::Debug for Socket {
     }
 }
 
-pub(crate) fn check_event_name(event: &str) -> Result<(), EmitError> {
+/// The EVENT packet for an emit on namespace `nsp`: a reserved event name is
+/// refused, and `data` becomes the arguments by Flask-SocketIO's rule (a tuple
+/// is several arguments, `()` none).
+pub(crate) fn event_packet<T: Serialize + ?Sized>(
+    nsp: &str,
+    event: &str,
+    data: &T,
+    ack_id: Option<u64>,
+) -> Result<Packet, EmitError> {
+    check_event_name(event)?;
+    let args = protocol::to_args(data)?;
+    Ok(Packet::event(
+        crate::util::wire_nsp(nsp),
+        event,
+        args,
+        ack_id,
+    ))
+}
+
+fn check_event_name(event: &str) -> Result<(), EmitError> {
     const RESERVED: [&str; 6] = [
         "connect",
         "connect_error",
@@ -339,8 +358,14 @@ impl Socket {
     }
 
     pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        self.send_packet_with(packet, false)
+    }
+
+    /// Encodes and queues a packet. A volatile packet that cannot be queued is
+    /// dropped without error; otherwise a closed connection is an error.
+    fn send_packet_with(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
         let msgs = self.io_inner().encode(packet);
-        if self.send_encoded(&msgs, false) {
+        if self.send_encoded(&msgs, volatile) || volatile {
             Ok(())
         } else {
             Err(EmitError::Disconnected)
@@ -370,10 +395,7 @@ impl Socket {
         data: &T,
         ack_id: Option<u64>,
     ) -> Result<(), EmitError> {
-        check_event_name(event)?;
-        let args = protocol::to_args(data)?;
-        let packet = Packet::event(crate::util::wire_nsp(&self.0.ns.name), event, args, ack_id);
-        self.send_packet(&packet)
+        self.send_packet(&event_packet(&self.0.ns.name, event, data, ack_id)?)
     }
 
     /// Emits and waits for the client's acknowledgement (Node's
@@ -780,23 +802,14 @@ impl SocketEmitter<'_> {
         self
     }
 
-    /// Emits `event`.
+    /// Emits `event` (a volatile packet the client cannot take now is dropped).
     pub async fn emit<T: Serialize + ?Sized>(
         &self,
         event: &str,
         data: &T,
     ) -> Result<(), EmitError> {
-        check_event_name(event)?;
-        let args = protocol::to_args(data)?;
-        let packet = Packet::event(
-            crate::util::wire_nsp(&self.socket.0.ns.name),
-            event,
-            args,
-            None,
-        );
-        let msgs = self.socket.io_inner().encode(&packet);
-        self.socket.send_encoded(&msgs, self.volatile);
-        Ok(())
+        let packet = event_packet(&self.socket.0.ns.name, event, data, None)?;
+        self.socket.send_packet_with(&packet, self.volatile)
     }
 
     /// Emits and waits for the acknowledgement, up to this emitter's timeout.
