@@ -19,10 +19,7 @@ fn small_event() -> Packet {
         vec![
             Value::from(1),
             Value::from("2"),
-            Value::Map(vec![(
-                Value::from("3"),
-                Value::Array(vec![Value::Boolean(true)]),
-            )]),
+            sockio::value!({"3": [true]}),
         ],
         Some(12),
     )
@@ -37,11 +34,7 @@ fn big_string_event() -> Packet {
     Packet::event(
         "/chat",
         "chat message",
-        vec![Value::Map(vec![
-            (Value::from("user"), Value::from("alice")),
-            (Value::from("text"), Value::from(text)),
-            (Value::from("ts"), Value::from(1_700_000_000_123u64)),
-        ])],
+        vec![sockio::value!({"user": "alice", "text": text, "ts": 1_700_000_000_123u64})],
         None,
     )
 }
@@ -51,11 +44,8 @@ fn binary_event() -> Packet {
         "/",
         "upload",
         vec![
-            Value::Map(vec![
-                (Value::from("name"), Value::from("a.bin")),
-                (Value::from("data"), Value::Binary(vec![7; 4096])),
-            ]),
-            Value::Binary(vec![1, 2, 3]),
+            sockio::value!({"name": "a.bin", "data": Bytes::from(vec![7u8; 4096])}),
+            Value::Binary(Bytes::from_static(&[1, 2, 3])),
         ],
         Some(3),
     )

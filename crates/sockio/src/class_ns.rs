@@ -15,7 +15,7 @@
 //!     async fn on_event(&self, s: &Socket, event: &str, args: Vec<Value>) -> EventResult {
 //!         match event {
 //!             "join" => {
-//!                 let room: String = from_value(args.into_iter().next().unwrap_or(Value::Nil))?;
+//!                 let room: String = from_value(args.into_iter().next().unwrap_or(Value::Null))?;
 //!                 s.join(room.as_str());
 //!                 Reply::ack(&room)
 //!             }

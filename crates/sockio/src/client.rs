@@ -88,13 +88,12 @@ impl EngineHandler for SioHandler {
             // Socket.IO protocol v4: the connection to `/` is implicit, with
             // the handshake's query as its auth.
             let auth = conn.request().uri.query().map(|q| {
-                Value::Map(
+                Value::Object(
                     crate::util::parse_query(q)
                         .into_iter()
                         .filter(|(k, _)| {
                             !matches!(k.as_str(), "EIO" | "transport" | "t" | "b64" | "sid")
                         })
-                        .map(|(k, v)| (Value::from(k), Value::from(v)))
                         .collect(),
                 )
             });
@@ -251,10 +250,7 @@ impl SioHandler {
             let data = if v3 {
                 Value::from("Invalid namespace")
             } else {
-                Value::Map(vec![(
-                    Value::from("message"),
-                    Value::from("Invalid namespace"),
-                )])
+                crate::value!({"message": "Invalid namespace"})
             };
             let packet = Packet::connect_error(nsp, data);
             let _ = conn.send_many(self.io.encode(&packet).to_vec());
@@ -311,12 +307,7 @@ impl SioHandler {
             let v3 = socket.0.conn.protocol() == ProtocolVersion::V3;
             match verdict {
                 Ok(()) => {
-                    let data = (!v3).then(|| {
-                        Value::Map(vec![(
-                            Value::from("sid"),
-                            Value::from(socket.id().as_str()),
-                        )])
-                    });
+                    let data = (!v3).then(|| crate::value!({"sid": socket.id().as_str()}));
                     socket.confirm(&Packet::connect(&*socket.0.ns.name, data));
                 }
                 Err(e) => {
@@ -324,11 +315,11 @@ impl SioHandler {
                     let data = if v3 {
                         Value::from(e.message())
                     } else {
-                        let mut m = vec![(Value::from("message"), Value::from(e.message()))];
+                        let mut m = crate::value!({"message": e.message()});
                         if let Some(d) = e.data() {
-                            m.push((Value::from("data"), d.clone()));
+                            m.insert("data", d.clone());
                         }
-                        Value::Map(m)
+                        m
                     };
                     detach(&socket);
                     socket.closed(DisconnectReason::ServerNamespaceDisconnect);
@@ -348,7 +339,7 @@ impl SioHandler {
         };
         // The decoder guarantees a string first; take it without copying.
         let event = match (!args.is_empty()).then(|| args.remove(0)) {
-            Some(Value::String(s)) => s.into_str().unwrap_or_default(),
+            Some(Value::String(s)) => s,
             _ => String::new(),
         };
         let handlers = &socket.0.ns.handlers;
@@ -434,10 +425,7 @@ impl Completion {
         let Some(h) = h else {
             tracing::warn!(sid = %s.id(), ns = %s.namespace(), "event handler failed: {err}");
             if let Some(id) = self.ack_id {
-                let args = vec![Value::Map(vec![(
-                    Value::from("error"),
-                    Value::from(err.message()),
-                )])];
+                let args = vec![crate::value!({"error": err.message()})];
                 let _ = s.send_packet(&Packet::ack(crate::util::wire_nsp(s.namespace()), args, id));
             }
             return;
@@ -503,18 +491,5 @@ fn json_connect_with_any_auth(
 }
 
 fn msgpack_connect_with_any_auth(bytes: &[u8], limits: &protocol::Limits) -> Option<Packet> {
-    let mut rd = bytes;
-    let Value::Map(mut m) = rmpv::decode::read_value(&mut rd).ok()? else {
-        return None;
-    };
-    if !rd.is_empty() {
-        return None;
-    }
-    let i = m.iter().position(|(k, _)| k.as_str() == Some("data"))?;
-    let (_, auth) = m.remove(i);
-    let mut head = Vec::with_capacity(bytes.len());
-    rmpv::encode::write_value(&mut head, &Value::Map(m)).ok()?;
-    let mut p = protocol::decode_msgpack(&head, limits).ok()?;
-    p.data = Some(auth);
-    Some(p)
+    protocol::decode_msgpack_with(bytes, limits, false).ok()
 }

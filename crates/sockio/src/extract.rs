@@ -78,7 +78,9 @@ impl FromContext for SocketIo {
 
 /// The next positional argument of the event, deserialized into `T`.
 /// A missing argument deserializes from `null` (so `Data<Option<T>>` accepts it).
-/// Binary values deserialize into `bytes::Bytes` or `Vec<u8>` fields at any depth.
+/// Binary values deserialize into `bytes::Bytes` or `Vec<u8>` fields at any
+/// depth, and stay [`Value::Binary`] in a [`Value`] (`Data<Value>`, or a
+/// `Value` field of a struct).
 #[derive(Debug, Clone)]
 pub struct Data<T>(pub T);
 
@@ -86,12 +88,13 @@ impl<T: DeserializeOwned + Send + 'static> FromContext for Data<T> {
     fn from_context(ctx: &mut Context) -> Result<Self, String> {
         let i = ctx.cursor;
         ctx.cursor += 1;
-        let v = ctx
-            .args
-            .get_mut(i)
-            .map(|v| std::mem::replace(v, Value::Nil))
-            .unwrap_or(Value::Nil);
-        protocol::from_value(v)
+        let v = ctx.args.get_mut(i).map(Value::take).unwrap_or(Value::Null);
+        // `Data<Value>` takes the argument as it is, no conversion.
+        let mut slot = Some(v);
+        if let Some(t) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<T>>() {
+            return Ok(Data(t.take().expect("filled above")));
+        }
+        protocol::from_value(slot.take().unwrap_or_default())
             .map(Data)
             .map_err(|e| format!("argument {}: {e}", i + 1))
     }
@@ -168,7 +171,7 @@ impl<T: DeserializeOwned + Send + 'static> FromContext for Auth<T> {
             .auth
             .clone()
             .or_else(|| ctx.socket.handshake().auth.clone())
-            .unwrap_or(Value::Nil);
+            .unwrap_or(Value::Null);
         protocol::from_value(v)
             .map(Auth)
             .map_err(|e| format!("auth: {e}"))

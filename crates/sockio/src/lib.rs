@@ -41,6 +41,7 @@ mod session;
 mod socket;
 pub mod test_client;
 mod util;
+pub mod value;
 
 pub use adapter::{Adapter, LocalAdapter, Room, SessionState};
 pub use class_ns::{EventResult, NamespaceHandler, Reply};
@@ -53,12 +54,12 @@ pub use handler::{Ack, IntoConnect, IntoReply};
 pub use io::{Parser, SioConfig, SocketIo, SocketIoBuilder};
 pub use ns::Namespace;
 pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms};
-pub use protocol::Value;
 pub use serve::{serve, serve_listener, Serve};
 pub use session::Session;
 pub use socket::{DisconnectReason, Handshake, Socket, SocketEmitter, SocketId};
 pub use sockio_engine::{Cors, TransportKind};
 pub use test_client::{Received, TestClient, TestClientBuilder, TestClientError};
+pub use value::Value;
 
 /// An Engine.IO connection as this crate holds it.
 pub(crate) type Conn = sockio_engine::Socket<ConnData>;

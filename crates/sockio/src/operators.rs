@@ -307,7 +307,7 @@ impl BroadcastAcks {
         self.responses
             .iter()
             .map(|r| {
-                protocol::from_value(r.first().cloned().unwrap_or(Value::Nil))
+                protocol::from_value(r.first().cloned().unwrap_or(Value::Null))
                     .map_err(AckError::Decode)
             })
             .collect()

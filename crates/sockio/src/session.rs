@@ -64,12 +64,12 @@ impl Session {
 
     /// The whole session as one map value.
     pub fn to_value(&self) -> Value {
-        Value::Map(
+        Value::Object(
             self.map
                 .lock()
                 .unwrap()
                 .iter()
-                .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                .map(|(k, v)| (k.as_str(), v.clone()))
                 .collect(),
         )
     }

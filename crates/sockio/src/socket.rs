@@ -440,7 +440,7 @@ impl Socket {
         data: &T,
     ) -> Result<R, AckError> {
         let args = self.emit_with_ack(event, data).await?;
-        protocol::from_value(args.into_iter().next().unwrap_or(Value::Nil))
+        protocol::from_value(args.into_iter().next().unwrap_or(Value::Null))
             .map_err(AckError::Decode)
     }
 
@@ -546,13 +546,13 @@ impl Socket {
 
     pub(crate) fn info(&self) -> SocketInfo {
         let req = self.0.conn.request();
-        let headers: Vec<(Value, Value)> = req
+        let headers: crate::value::Map = req
             .headers
             .iter()
-            .filter_map(|(k, v)| Some((Value::from(k.as_str()), Value::from(v.to_str().ok()?))))
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
             .collect();
-        let handshake = Value::Map(vec![
-            (Value::from("headers"), Value::Map(headers)),
+        let handshake: Value = [
+            (Value::from("headers"), Value::Object(headers)),
             (
                 Value::from("time"),
                 Value::from(httpdate_like(self.0.handshake.issued)),
@@ -584,21 +584,24 @@ impl Socket {
             (Value::from("url"), Value::from(req.uri.to_string())),
             (
                 Value::from("query"),
-                Value::Map(
+                Value::Object(
                     req.uri
                         .query()
                         .map(crate::util::parse_query)
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|(k, v)| (Value::from(k), Value::from(v)))
                         .collect(),
                 ),
             ),
             (
                 Value::from("auth"),
-                self.0.handshake.auth.clone().unwrap_or(Value::Map(vec![])),
+                self.0.handshake.auth.clone().unwrap_or(crate::value!({})),
             ),
-        ]);
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), v))
+        .collect::<crate::value::Map>()
+        .into();
         SocketInfo {
             id: self.0.id.clone(),
             rooms: self.rooms(),
@@ -831,7 +834,7 @@ impl SocketEmitter<'_> {
         data: &T,
     ) -> Result<R, AckError> {
         let args = self.emit_with_ack(event, data).await?;
-        protocol::from_value(args.into_iter().next().unwrap_or(Value::Nil))
+        protocol::from_value(args.into_iter().next().unwrap_or(Value::Null))
             .map_err(AckError::Decode)
     }
 }

@@ -79,7 +79,7 @@ pub struct Received {
 impl Received {
     /// Argument `i` deserialized into `T`.
     pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, protocol::ProtocolError> {
-        protocol::from_value(self.args.get(i).cloned().unwrap_or(Value::Nil))
+        protocol::from_value(self.args.get(i).cloned().unwrap_or(Value::Null))
     }
 }
 
@@ -263,19 +263,18 @@ impl Shared {
                 let sid = p
                     .data
                     .as_ref()
-                    .and_then(|d| d.as_map())
-                    .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("sid")))
-                    .and_then(|(_, v)| v.as_str())
+                    .and_then(|d| d.get("sid"))
+                    .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
                 self.sids.lock().unwrap().insert(p.nsp.clone(), sid);
                 if let Some(tx) = self.connects.lock().unwrap().remove(&p.nsp) {
-                    let _ = tx.send(Ok(p.data.unwrap_or(Value::Nil)));
+                    let _ = tx.send(Ok(p.data.unwrap_or(Value::Null)));
                 }
             }
             PacketKind::ConnectError => {
                 if let Some(tx) = self.connects.lock().unwrap().remove(&p.nsp) {
-                    let _ = tx.send(Err(p.data.unwrap_or(Value::Nil)));
+                    let _ = tx.send(Err(p.data.unwrap_or(Value::Null)));
                 }
             }
             PacketKind::Ack => {

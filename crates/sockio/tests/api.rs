@@ -340,15 +340,15 @@ async fn binary_round_trips_nested_in_user_structs() {
     let ack = c.emit_with_ack("file", &f).await.unwrap();
     let back: File = sockio::protocol::from_value(ack[0].clone()).unwrap();
     assert_eq!(back, f);
-    let nested = Value::Map(vec![(
-        Value::from("deep"),
-        Value::Array(vec![Value::Binary(vec![9, 8]), Value::from(1)]),
-    )]);
+    let nested = sockio::value!({"deep": [Bytes::from_static(&[9, 8]), 1]});
     let ack = c
-        .emit_with_ack("raw", &Args(vec![nested.clone(), Value::Binary(vec![])]))
+        .emit_with_ack(
+            "raw",
+            &Args(vec![nested.clone(), Value::Binary(Bytes::new())]),
+        )
         .await
         .unwrap();
-    assert_eq!(ack, vec![nested, Value::Binary(vec![])]);
+    assert_eq!(ack, vec![nested, Value::Binary(Bytes::new())]);
 }
 
 #[tokio::test]
@@ -362,20 +362,10 @@ async fn json_keys_with_escapes_and_non_ascii_survive() {
         ("ctl\n", "\t\u{1}"),
         ("/", "</script>"),
     ];
-    let v = Value::Map(
-        pairs
-            .iter()
-            .map(|(k, v)| (Value::from(*k), Value::from(*v)))
-            .collect(),
-    );
+    let v = Value::Object(pairs.iter().copied().collect());
     let ack = c.emit_with_ack("echo", &v).await.unwrap();
     assert_eq!(ack[0], v);
-    let keys: Vec<String> = ack[0]
-        .as_map()
-        .unwrap()
-        .iter()
-        .map(|(k, _)| k.as_str().unwrap().to_string())
-        .collect();
+    let keys: Vec<&str> = ack[0].as_object().unwrap().keys().collect();
     assert_eq!(keys, vec!["quo\"te", "ünï", "ctl\n", "/"], "key order kept");
 }
 
@@ -677,7 +667,7 @@ impl sockio::NamespaceHandler for Counter {
         match event {
             "add" => {
                 let by: i64 =
-                    sockio::protocol::from_value(args.into_iter().next().unwrap_or(Value::Nil))?;
+                    sockio::protocol::from_value(args.into_iter().next().unwrap_or(Value::Null))?;
                 let n = s.session().get::<i64>("n").unwrap_or(0) + by;
                 s.session().insert("n", &n);
                 sockio::Reply::ack(&n)

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sockio::{Args, Auth, ConnectError, Data, Socket, SocketIo, Value};
+use sockio::{value, Args, Auth, ConnectError, Data, Socket, SocketIo, Value};
 
 /// The interop contract on `/`, `/chat` and `/private`: `welcome` on connect
 /// (`/private` needs auth `{"token": "secret"}`), and the events `echo`,
@@ -14,19 +14,10 @@ pub fn interop_handlers(io: &SocketIo) {
     for nsp in ["/", "/chat", "/private"] {
         let ns = io.of(nsp);
         ns.on_connect(|s: Socket, Auth(auth): Auth<Value>| async move {
-            if s.namespace() == "/private" {
-                let token_ok = auth
-                    .as_map()
-                    .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("token")))
-                    .is_some_and(|(_, v)| v.as_str() == Some("secret"));
-                if !token_ok {
-                    return Err(ConnectError::new("invalid token"));
-                }
+            if s.namespace() == "/private" && auth["token"] != "secret" {
+                return Err(ConnectError::new("invalid token"));
             }
-            let welcome = Value::Map(vec![
-                (Value::from("sid"), Value::from(s.id().as_str())),
-                (Value::from("namespace"), Value::from(s.namespace())),
-            ]);
+            let welcome = value!({"sid": s.id(), "namespace": s.namespace()});
             s.emit("welcome", &welcome)
                 .await
                 .map_err(|e| ConnectError::new(e.to_string()))
@@ -82,7 +73,7 @@ pub fn conformance_handlers(io: &SocketIo) {
     for nsp in ["/", "/custom"] {
         let ns = io.of(nsp);
         ns.on_connect(|s: Socket, Auth(auth): Auth<Option<Value>>| async move {
-            let auth = auth.unwrap_or_else(|| Value::Map(vec![]));
+            let auth = auth.unwrap_or_else(|| value!({}));
             s.emit("auth", &auth).await.map_err(|e| e.to_string())
         });
         ns.on(

@@ -9,6 +9,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::packet::validate;
 use super::{Limits, Packet, PacketKind, ProtocolError, Revision, Value};
+use crate::value::{Map, Number, N};
 
 // ---------------------------------------------------------------------------
 // Encoding
@@ -33,13 +34,13 @@ use super::{Limits, Packet, PacketKind, ProtocolError, Revision, Value};
 /// use sockio::protocol::{encode_json, Packet, Value};
 ///
 /// let mut buf = b"4".to_vec(); // Engine.IO "message" prefix, kept
-/// let p = Packet::event("/", "message", vec![Value::Binary(vec![1, 2, 3])], None);
+/// let p = Packet::event("/", "message", vec![Value::Binary(bytes::Bytes::from_static(&[1, 2, 3]))], None);
 /// let bins = encode_json(&mut buf, &p);
 /// assert_eq!(buf, br#"451-["message",{"_placeholder":true,"num":0}]"#);
 /// assert_eq!(bins, vec![bytes::Bytes::from_static(&[1, 2, 3])]);
 ///
 /// let mut buf = Vec::new();
-/// encode_json(&mut buf, &Packet::ack("/custom", vec![Value::F64(1.0)], 12));
+/// encode_json(&mut buf, &Packet::ack("/custom", vec![Value::from(1.0)], 12));
 /// assert_eq!(buf, b"3/custom,12[1]");
 /// ```
 pub fn encode_json(buf: &mut Vec<u8>, packet: &Packet) -> Vec<Bytes> {
@@ -54,7 +55,7 @@ pub fn encode_json(buf: &mut Vec<u8>, packet: &Packet) -> Vec<Bytes> {
     }
     let mut bins = Vec::new();
     match &packet.data {
-        None | Some(Value::Nil) => {}
+        None | Some(Value::Null) => {}
         Some(data) => {
             let mut w = JsonWriter {
                 buf,
@@ -89,30 +90,18 @@ struct JsonWriter<'a> {
 impl JsonWriter<'_> {
     fn value(&mut self, v: &Value) {
         match v {
-            Value::Nil | Value::Ext(..) => self.buf.extend_from_slice(b"null"),
-            Value::Boolean(true) => self.buf.extend_from_slice(b"true"),
-            Value::Boolean(false) => self.buf.extend_from_slice(b"false"),
-            Value::Integer(i) => {
-                if let Some(u) = i.as_u64() {
-                    write_u64(self.buf, u);
-                } else if let Some(n) = i.as_i64() {
-                    self.buf.push(b'-');
-                    write_u64(self.buf, n.unsigned_abs());
-                }
-            }
-            Value::F32(f) => write_js_f32(self.buf, *f),
-            Value::F64(f) => write_js_f64(self.buf, *f),
-            Value::String(s) => match s.as_str() {
-                Some(s) => write_json_str(self.buf, s),
-                None => write_json_str(self.buf, &String::from_utf8_lossy(s.as_bytes())),
-            },
+            Value::Null => self.buf.extend_from_slice(b"null"),
+            Value::Bool(true) => self.buf.extend_from_slice(b"true"),
+            Value::Bool(false) => self.buf.extend_from_slice(b"false"),
+            Value::Number(n) => write_json_number(self.buf, *n),
+            Value::String(s) => write_json_str(self.buf, s),
             Value::Binary(b) => match &mut self.bins {
                 Some(bins) => {
                     self.buf
                         .extend_from_slice(b"{\"_placeholder\":true,\"num\":");
                     write_u64(self.buf, bins.len() as u64);
                     self.buf.push(b'}');
-                    bins.push(Bytes::copy_from_slice(b));
+                    bins.push(b.clone());
                 }
                 None => {
                     self.buf
@@ -136,16 +125,13 @@ impl JsonWriter<'_> {
                 }
                 self.buf.push(b']');
             }
-            Value::Map(m) => {
+            Value::Object(m) => {
                 self.buf.push(b'{');
                 for (i, (k, item)) in m.iter().enumerate() {
                     if i > 0 {
                         self.buf.push(b',');
                     }
-                    match k.as_str() {
-                        Some(s) => write_json_str(self.buf, s),
-                        None => write_json_str(self.buf, &key_string(k)),
-                    }
+                    write_json_str(self.buf, k);
                     self.buf.push(b':');
                     self.value(item);
                 }
@@ -155,42 +141,52 @@ impl JsonWriter<'_> {
     }
 }
 
-/// How JavaScript turns a non-string map key (from msgpack) into a property name.
-fn key_string(k: &Value) -> String {
-    let mut out = Vec::new();
-    match k {
-        Value::Nil => return "null".into(),
-        Value::Boolean(b) => return b.to_string(),
-        Value::Integer(_) | Value::F32(_) | Value::F64(_) => {
-            JsonWriter {
-                buf: &mut out,
-                bins: None,
-            }
-            .value(k);
-            // NaN / infinities: JSON writes null, a property name says so.
-            if out == b"null" {
-                return match k.as_f64() {
-                    Some(f) if f.is_nan() => "NaN".into(),
-                    Some(f) if f > 0.0 => "Infinity".into(),
-                    _ => "-Infinity".into(),
-                };
-            }
+/// Writes `v` as `JSON.stringify` would, binary data as `Buffer.toJSON()`.
+pub(crate) fn write_json_value(buf: &mut Vec<u8>, v: &Value) {
+    JsonWriter { buf, bins: None }.value(v);
+}
+
+/// Writes a number in JavaScript's form.
+pub(crate) fn write_json_number(buf: &mut Vec<u8>, n: Number) {
+    match n.repr() {
+        N::PosInt(u) => write_u64(buf, u),
+        N::NegInt(i) => {
+            buf.push(b'-');
+            write_u64(buf, i.unsigned_abs());
         }
-        Value::String(s) => return String::from_utf8_lossy(s.as_bytes()).into_owned(),
-        Value::Binary(b) => return String::from_utf8_lossy(b).into_owned(),
-        Value::Array(a) => {
-            let parts: Vec<String> = a
-                .iter()
-                .map(|v| match v {
-                    Value::Nil => String::new(),
-                    other => key_string(other),
-                })
-                .collect();
-            return parts.join(",");
-        }
-        Value::Map(_) | Value::Ext(..) => return "[object Object]".into(),
+        N::Float(f) => write_js_f64(buf, f),
+        N::Float32(f) => write_js_f32(buf, f),
     }
-    String::from_utf8(out).unwrap_or_default()
+}
+
+/// How JavaScript names an object key that is not a string (msgpack maps
+/// may have any keys; a JavaScript object's keys are strings).
+pub(crate) fn key_string(k: &Value) -> String {
+    match k {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => {
+            let f = n.as_f64();
+            if f.is_nan() {
+                "NaN".into()
+            } else if f.is_infinite() {
+                if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
+            } else {
+                n.to_string()
+            }
+        }
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Binary(b) => b.iter().map(u8::to_string).collect::<Vec<_>>().join(","),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| match v {
+                Value::Null => String::new(),
+                other => key_string(other),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(_) => "[object Object]".into(),
+    }
 }
 
 /// Escape table: 0 = copy as is, `u` = `\u00XX`, other = `\` + that byte.
@@ -400,7 +396,7 @@ pub enum Decoded {
 /// assert_eq!(partial.expected(), 2);
 /// assert!(partial.push(Bytes::from_static(&[1, 2, 3])).unwrap().is_none());
 /// let packet = partial.push(Bytes::from_static(&[4, 5, 6])).unwrap().expect("complete");
-/// assert_eq!(packet.args(), &[Value::Binary(vec![1, 2, 3]), Value::Binary(vec![4, 5, 6])]);
+/// assert_eq!(packet.args(), &[Value::Binary(Bytes::from_static(&[1, 2, 3])), Value::Binary(Bytes::from_static(&[4, 5, 6]))]);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartialPacket {
@@ -487,20 +483,12 @@ impl PartialPacket {
 /// `Some(num)` when `v` is a placeholder object (`_placeholder` is `true`), with
 /// `num` checked.
 fn placeholder_num(v: &Value, expected: usize) -> Option<Result<usize, ProtocolError>> {
-    let Value::Map(m) = v else { return None };
-    let is_placeholder = m
-        .iter()
-        .any(|(k, v)| k.as_str() == Some("_placeholder") && *v == Value::Boolean(true));
-    if !is_placeholder {
+    let Value::Object(m) = v else { return None };
+    if m.get("_placeholder") != Some(&Value::Bool(true)) {
         return None;
     }
-    let num = m
-        .iter()
-        .find(|(k, _)| k.as_str() == Some("num"))
-        .map(|(_, v)| v);
-    let idx = match num {
-        Some(Value::Integer(i)) => i.as_u64(),
-        Some(Value::F64(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 1e15 => Some(*f as u64),
+    let idx = match m.get("num") {
+        Some(Value::Number(n)) if n.as_f64() < 1e15 => n.as_u64(),
         _ => None,
     };
     Some(match idx {
@@ -524,9 +512,9 @@ fn check_placeholders(v: &Value, expected: usize, refs: &mut [u32]) -> Result<()
         Value::Array(a) => a
             .iter()
             .try_for_each(|x| check_placeholders(x, expected, refs)),
-        Value::Map(m) => m
-            .iter()
-            .try_for_each(|(_, x)| check_placeholders(x, expected, refs)),
+        Value::Object(m) => m
+            .values()
+            .try_for_each(|x| check_placeholders(x, expected, refs)),
         _ => Ok(()),
     }
 }
@@ -535,17 +523,16 @@ fn fill_placeholders(v: &mut Value, slots: &mut [Option<Bytes>], refs: &mut [u32
     if let Some(Ok(num)) = placeholder_num(v, slots.len()) {
         refs[num] = refs[num].saturating_sub(1);
         let data = if refs[num] == 0 {
-            // last reference: take the buffer (no copy when it is not shared)
-            slots[num].take().map(Vec::from)
+            slots[num].take()
         } else {
-            slots[num].as_ref().map(|b| b.to_vec())
+            slots[num].clone()
         };
         *v = Value::Binary(data.unwrap_or_default());
         return;
     }
     match v {
         Value::Array(a) => a.iter_mut().for_each(|x| fill_placeholders(x, slots, refs)),
-        Value::Map(m) => m
+        Value::Object(m) => m
             .iter_mut()
             .for_each(|(_, x)| fill_placeholders(x, slots, refs)),
         _ => {}
@@ -743,7 +730,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         f.write_str("any JSON value")
     }
     fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Boolean(v))
+        Ok(Value::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
         Ok(Value::from(v))
@@ -752,7 +739,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         Ok(Value::from(v))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::F64(v))
+        Ok(Value::from(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::from(v))
@@ -761,16 +748,16 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         Ok(Value::from(v))
     }
     fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::Binary(v.to_vec()))
+        Ok(Value::Binary(Bytes::copy_from_slice(v)))
     }
     fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Value, E> {
-        Ok(Value::Binary(v))
+        Ok(Value::Binary(Bytes::from(v)))
     }
     fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Nil)
+        Ok(Value::Null)
     }
     fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Nil)
+        Ok(Value::Null)
     }
     fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         self.deserialize(d)
@@ -785,35 +772,32 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let child = self.enter()?;
-        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        let mut out = Map::with_capacity(map.size_hint().unwrap_or(0).min(1024));
         while let Some(k) = map.next_key::<String>()? {
             let v = map.next_value_seed(child)?;
-            out.push((Value::from(k), v));
+            out.push(k, v);
         }
-        Ok(Value::Map(out))
+        Ok(Value::Object(out))
     }
 }
 
 /// Parses `a=1&b=x+y` into a map of strings, like Node's `querystring.parse`.
 fn parse_query(q: &str) -> Value {
-    let mut out: Vec<(Value, Value)> = Vec::new();
+    let mut out = Map::new();
     for part in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let k = url_decode(k);
         let v = Value::from(url_decode(v));
-        match out
-            .iter_mut()
-            .find(|(key, _)| key.as_str() == Some(k.as_str()))
-        {
-            Some((_, Value::Array(items))) => items.push(v),
-            Some((_, existing)) => {
-                let first = std::mem::replace(existing, Value::Nil);
+        match out.get_mut(&k) {
+            Some(Value::Array(items)) => items.push(v),
+            Some(existing) => {
+                let first = existing.take();
                 *existing = Value::Array(vec![first, v]);
             }
-            None => out.push((Value::from(k), v)),
+            None => out.push(k, v),
         }
     }
-    Value::Map(out)
+    Value::Object(out)
 }
 
 fn url_decode(s: &str) -> String {

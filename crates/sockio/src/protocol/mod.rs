@@ -40,20 +40,13 @@ mod serde_value;
 #[cfg(test)]
 mod tests;
 
-/// The universal value of a packet's payload (re-export of [`rmpv::Value`]).
-///
-/// Maps keep their key order (they are a `Vec` of pairs) and binary data is
-/// [`Value::Binary`].
-///
-/// ```
-/// use sockio::protocol::Value;
-/// let v = Value::Map(vec![(Value::from("b"), Value::from(1)), (Value::from("a"), Value::Nil)]);
-/// assert_eq!(v["b"], Value::from(1));
-/// ```
-pub use rmpv::Value;
+/// The payload's value type: JSON with binary data (see [`crate::value`]).
+pub use crate::value::Value;
 
 pub use error::ProtocolError;
 pub use json::{decode_json, encode_json, Decoded, PartialPacket};
+pub(crate) use json::{key_string, write_json_number, write_json_value};
+pub(crate) use msgpack::decode_msgpack_with;
 pub use msgpack::{decode_msgpack, encode_msgpack, encode_msgpack_to};
 pub use packet::{Limits, Packet, PacketKind, Revision, RESERVED_EVENTS};
 pub use serde_value::{from_value, to_args, to_value};

@@ -3,6 +3,7 @@
 
 use super::packet::validate;
 use super::{Limits, Packet, PacketKind, ProtocolError, Value};
+use crate::value::{Map, N};
 
 /// Encodes `packet` as one msgpack map, as `socket.io-msgpack-parser` does.
 ///
@@ -152,25 +153,24 @@ fn write_str(buf: &mut Vec<u8>, s: &str) {
 
 fn write_value(buf: &mut Vec<u8>, v: &Value) {
     match v {
-        Value::Nil => buf.push(0xc0),
-        Value::Boolean(b) => buf.push(if *b { 0xc3 } else { 0xc2 }),
-        Value::Integer(i) => match (i.as_u64(), i.as_i64()) {
-            (Some(u), _) => write_uint(buf, u),
-            (None, Some(n)) => write_int(buf, n),
-            (None, None) => buf.push(0xc0),
+        Value::Null => buf.push(0xc0),
+        Value::Bool(b) => buf.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Number(n) => match n.repr() {
+            N::PosInt(u) => write_uint(buf, u),
+            N::NegInt(i) => write_int(buf, i),
+            N::Float(f) => {
+                if !write_integral(buf, f) {
+                    buf.push(0xcb);
+                    buf.extend_from_slice(&f.to_be_bytes());
+                }
+            }
+            N::Float32(f) => {
+                if !write_integral(buf, f64::from(f)) {
+                    buf.push(0xca);
+                    buf.extend_from_slice(&f.to_be_bytes());
+                }
+            }
         },
-        Value::F32(f) => {
-            if !write_integral(buf, f64::from(*f)) {
-                buf.push(0xca);
-                buf.extend_from_slice(&f.to_be_bytes());
-            }
-        }
-        Value::F64(f) => {
-            if !write_integral(buf, *f) {
-                buf.push(0xcb);
-                buf.extend_from_slice(&f.to_be_bytes());
-            }
-        }
         Value::String(s) => write_str_bytes(buf, s.as_bytes()),
         Value::Binary(b) => {
             write_len(buf, b.len(), None, Some(0xc4), 0xc5, 0xc6);
@@ -182,28 +182,12 @@ fn write_value(buf: &mut Vec<u8>, v: &Value) {
                 write_value(buf, item);
             }
         }
-        Value::Map(m) => {
+        Value::Object(m) => {
             write_map_len(buf, m.len());
-            for (k, item) in m {
-                write_value(buf, k);
+            for (k, item) in m.iter() {
+                write_str(buf, k);
                 write_value(buf, item);
             }
-        }
-        Value::Ext(tag, data) => {
-            let fixed = match data.len() {
-                1 => Some(0xd4),
-                2 => Some(0xd5),
-                4 => Some(0xd6),
-                8 => Some(0xd7),
-                16 => Some(0xd8),
-                _ => None,
-            };
-            match fixed {
-                Some(m) => buf.push(m),
-                None => write_len(buf, data.len(), None, Some(0xc7), 0xc8, 0xc9),
-            }
-            buf.push(*tag as u8);
-            buf.extend_from_slice(data);
         }
     }
 }
@@ -213,7 +197,7 @@ fn write_value(buf: &mut Vec<u8>, v: &Value) {
 /// Accepts any key order, every integer and float width (an integral float is
 /// taken as an integer where one is required), extra keys (ignored), and
 /// notepack's `undefined` (fixext 1 `d4 00 00`) anywhere, read as
-/// [`Value::Nil`] (`id: nil` is taken as no id). `type` must be 0 to 4, `nsp` a
+/// [`Value::Null`] (`id: nil` is taken as no id). `type` must be 0 to 4, `nsp` a
 /// string, and the data must have the shape its type requires (the same rules
 /// as [`decode_json`](super::decode_json)). Bytes after the map are an error.
 ///
@@ -223,11 +207,21 @@ fn write_value(buf: &mut Vec<u8>, v: &Value) {
 ///
 /// ```
 /// use sockio::protocol::{decode_msgpack, encode_msgpack, Limits, Packet, Value};
-/// let p = Packet::ack("/", vec![Value::Binary(vec![1, 2]), Value::Nil], 9);
+/// let p = Packet::ack("/", vec![Value::Binary(bytes::Bytes::from_static(&[1, 2])), Value::Null], 9);
 /// assert_eq!(decode_msgpack(&encode_msgpack(&p), &Limits::default()).unwrap(), p);
 /// assert!(decode_msgpack(&[0xc1], &Limits::default()).is_err());
 /// ```
 pub fn decode_msgpack(data: &[u8], limits: &Limits) -> Result<Packet, ProtocolError> {
+    decode_msgpack_with(data, limits, true)
+}
+
+/// As [`decode_msgpack`], with CONNECT data of any type when `strict` is
+/// false (the server then applies the namespace's rules to it).
+pub(crate) fn decode_msgpack_with(
+    data: &[u8],
+    limits: &Limits,
+    strict: bool,
+) -> Result<Packet, ProtocolError> {
     if data.is_empty() {
         return Err(ProtocolError::Empty);
     }
@@ -274,14 +268,18 @@ pub fn decode_msgpack(data: &[u8], limits: &Limits) -> Result<Packet, ProtocolEr
         }
     };
     let nsp = match nsp {
-        Some(Value::String(s)) => s.into_str().ok_or(ProtocolError::InvalidNamespace)?,
+        Some(Value::String(s)) => s,
         _ => return Err(ProtocolError::InvalidNamespace),
     };
     let id = match id {
-        None | Some(Value::Nil) => None,
+        None | Some(Value::Null) => None,
         Some(v) => Some(as_index(&v).ok_or(ProtocolError::InvalidAckId)?),
     };
-    validate(kind, &mut payload)?;
+    if strict || kind != PacketKind::Connect {
+        validate(kind, &mut payload)?;
+    } else if payload == Some(Value::Null) {
+        payload = None;
+    }
     Ok(Packet {
         kind,
         nsp,
@@ -293,15 +291,9 @@ pub fn decode_msgpack(data: &[u8], limits: &Limits) -> Result<Packet, ProtocolEr
 /// A non-negative integer, or a float with such an integral value.
 fn as_index(v: &Value) -> Option<u64> {
     match v {
-        Value::Integer(i) => i.as_u64(),
-        Value::F32(f) => float_index(f64::from(*f)),
-        Value::F64(f) => float_index(*f),
+        Value::Number(n) => n.as_u64(),
         _ => None,
     }
-}
-
-fn float_index(f: f64) -> Option<u64> {
-    (f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f)).then_some(f as u64)
 }
 
 struct Reader<'a> {
@@ -368,13 +360,17 @@ impl<'a> Reader<'a> {
     }
 
     fn ext(&mut self, len: usize) -> Result<Value, ProtocolError> {
-        let tag = self.u8()? as i8;
+        let tag = self.u8()?;
         let data = self.take(len)?;
-        // notepack's `undefined`
-        if tag == 0 && data == [0] {
-            return Ok(Value::Nil);
+        // notepack.io's extensions (type 0): `undefined` (one byte) and a
+        // `Date` (its time in milliseconds, high and low 32-bit halves) as the
+        // number of milliseconds. Other extensions have no meaning here.
+        if tag == 0 && data.len() == 8 {
+            let hi = i32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+            let lo = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
+            return Ok(Value::from(i64::from(hi) * (1 << 32) + i64::from(lo)));
         }
-        Ok(Value::Ext(tag, data.to_vec()))
+        Ok(Value::Null)
     }
 
     fn enter(&self, depth: usize) -> Result<usize, ProtocolError> {
@@ -397,13 +393,16 @@ impl<'a> Reader<'a> {
 
     fn map(&mut self, len: usize, depth: usize) -> Result<Value, ProtocolError> {
         let depth = self.enter(depth)?;
-        let mut out = Vec::with_capacity(len.min(self.remaining() / 2));
+        let mut out = Map::with_capacity(len.min(self.remaining() / 2));
         for _ in 0..len {
-            let k = self.value(depth)?;
+            let k = match self.value(depth)? {
+                Value::String(s) => s,
+                other => super::json::key_string(&other),
+            };
             let v = self.value(depth)?;
-            out.push((k, v));
+            out.push(k, v);
         }
-        Ok(Value::Map(out))
+        Ok(Value::Object(out))
     }
 
     /// Reads one value; `depth` = number of enclosing arrays/maps of the payload.
@@ -414,17 +413,17 @@ impl<'a> Reader<'a> {
             0x80..=0x8f => return self.map(usize::from(m & 0x0f), depth),
             0x90..=0x9f => return self.seq(usize::from(m & 0x0f), depth),
             0xa0..=0xbf => return self.string(usize::from(m & 0x1f)),
-            0xc0 => Value::Nil,
+            0xc0 => Value::Null,
             0xc1 => return Err(ProtocolError::Msgpack("reserved marker 0xc1".into())),
-            0xc2 => Value::Boolean(false),
-            0xc3 => Value::Boolean(true),
+            0xc2 => Value::Bool(false),
+            0xc3 => Value::Bool(true),
             0xc4..=0xc6 => {
                 let len = match m {
                     0xc4 => usize::from(self.u8()?),
                     0xc5 => usize::from(self.u16()?),
                     _ => self.u32()? as usize,
                 };
-                Value::Binary(self.take(len)?.to_vec())
+                Value::Binary(bytes::Bytes::copy_from_slice(self.take(len)?))
             }
             0xc7 => {
                 let len = usize::from(self.u8()?);
@@ -438,8 +437,8 @@ impl<'a> Reader<'a> {
                 let len = self.u32()? as usize;
                 return self.ext(len);
             }
-            0xca => Value::F32(f32::from_be_bytes(self.array()?)),
-            0xcb => Value::F64(f64::from_be_bytes(self.array()?)),
+            0xca => Value::from(f32::from_be_bytes(self.array()?)),
+            0xcb => Value::from(f64::from_be_bytes(self.array()?)),
             0xcc => Value::from(self.u8()?),
             0xcd => Value::from(self.u16()?),
             0xce => Value::from(self.u32()?),

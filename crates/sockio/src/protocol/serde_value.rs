@@ -7,7 +7,10 @@
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 use serde::ser::{self, Serialize};
 
+use bytes::Bytes;
+
 use super::{ProtocolError, Value};
+use crate::value::{integral, Map, N};
 
 /// Converts a Rust value into a [`Value`].
 ///
@@ -21,8 +24,8 @@ use super::{ProtocolError, Value};
 /// #[derive(serde::Serialize)]
 /// struct Msg { text: &'static str, n: u8 }
 /// let v = to_value(&Msg { text: "hi", n: 2 }).unwrap();
-/// assert_eq!(v, Value::Map(vec![(Value::from("text"), Value::from("hi")), (Value::from("n"), Value::from(2))]));
-/// assert_eq!(to_value(&bytes::Bytes::from_static(b"ab")).unwrap(), Value::Binary(b"ab".to_vec()));
+/// assert_eq!(v, sockio::value!({"text": "hi", "n": 2}));
+/// assert_eq!(to_value(&bytes::Bytes::from_static(b"ab")).unwrap(), Value::Binary(bytes::Bytes::from_static(b"ab")));
 /// ```
 pub fn to_value<T: Serialize + ?Sized>(data: &T) -> Result<Value, ProtocolError> {
     data.serialize(ValueSerializer)
@@ -41,7 +44,7 @@ pub fn to_value<T: Serialize + ?Sized>(data: &T) -> Result<Value, ProtocolError>
 ///
 /// ```
 /// use sockio::protocol::{to_args, Value};
-/// assert_eq!(to_args(&()).unwrap(), vec![]);
+/// assert!(to_args(&()).unwrap().is_empty());
 /// assert_eq!(to_args(&(1, "a")).unwrap(), vec![Value::from(1), Value::from("a")]);
 /// assert_eq!(to_args(&vec![1, 2]).unwrap(), vec![Value::Array(vec![Value::from(1), Value::from(2)])]);
 /// assert_eq!(to_args("text").unwrap(), vec![Value::from("text")]);
@@ -66,10 +69,7 @@ pub fn to_args<T: Serialize + ?Sized>(data: &T) -> Result<Vec<Value>, ProtocolEr
 /// use sockio::protocol::{from_value, Value};
 /// #[derive(serde::Deserialize, Debug, PartialEq)]
 /// struct Upload { name: String, data: bytes::Bytes }
-/// let v = Value::Map(vec![
-///     (Value::from("name"), Value::from("a.bin")),
-///     (Value::from("data"), Value::Binary(vec![1, 2])),
-/// ]);
+/// let v = sockio::value!({"name": "a.bin", "data": bytes::Bytes::from_static(&[1, 2])});
 /// let up: Upload = from_value(v.clone()).unwrap();
 /// assert_eq!(up.data.as_ref(), &[1, 2]);
 /// let json: serde_json::Value = from_value(v).unwrap();
@@ -109,7 +109,7 @@ impl ser::Serializer for ValueSerializer {
     type SerializeStructVariant = VariantMapBuilder;
 
     fn serialize_bool(self, v: bool) -> Result<Value, ProtocolError> {
-        Ok(Value::Boolean(v))
+        Ok(Value::Bool(v))
     }
     fn serialize_i8(self, v: i8) -> Result<Value, ProtocolError> {
         Ok(Value::from(v))
@@ -144,10 +144,10 @@ impl ser::Serializer for ValueSerializer {
             .map_err(|_| ProtocolError::Serde(format!("integer {v} does not fit in 64 bits")))
     }
     fn serialize_f32(self, v: f32) -> Result<Value, ProtocolError> {
-        Ok(Value::F32(v))
+        Ok(Value::from(v))
     }
     fn serialize_f64(self, v: f64) -> Result<Value, ProtocolError> {
-        Ok(Value::F64(v))
+        Ok(Value::from(v))
     }
     fn serialize_char(self, v: char) -> Result<Value, ProtocolError> {
         Ok(Value::from(v.to_string()))
@@ -156,19 +156,19 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::from(v))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<Value, ProtocolError> {
-        Ok(Value::Binary(v.to_vec()))
+        Ok(Value::Binary(Bytes::copy_from_slice(v)))
     }
     fn serialize_none(self) -> Result<Value, ProtocolError> {
-        Ok(Value::Nil)
+        Ok(Value::Null)
     }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, ProtocolError> {
         value.serialize(self)
     }
     fn serialize_unit(self) -> Result<Value, ProtocolError> {
-        Ok(Value::Nil)
+        Ok(Value::Null)
     }
     fn serialize_unit_struct(self, _name: &'static str) -> Result<Value, ProtocolError> {
-        Ok(Value::Nil)
+        Ok(Value::Null)
     }
     fn serialize_unit_variant(
         self,
@@ -192,7 +192,7 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         value: &T,
     ) -> Result<Value, ProtocolError> {
-        Ok(Value::Map(vec![(Value::from(variant), to_value(value)?)]))
+        Ok(one_entry(variant, to_value(value)?))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, ProtocolError> {
         Ok(SeqBuilder(Vec::with_capacity(len.unwrap_or(0).min(4096))))
@@ -221,7 +221,7 @@ impl ser::Serializer for ValueSerializer {
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder, ProtocolError> {
         Ok(MapBuilder {
-            entries: Vec::with_capacity(len.unwrap_or(0).min(4096)),
+            entries: Map::with_capacity(len.unwrap_or(0).min(4096)),
             key: None,
         })
     }
@@ -289,34 +289,46 @@ impl ser::SerializeTupleVariant for VariantSeqBuilder {
         Ok(())
     }
     fn end(self) -> Result<Value, ProtocolError> {
-        Ok(Value::Map(vec![(
-            Value::from(self.0),
-            Value::Array(self.1),
-        )]))
+        Ok(one_entry(self.0, Value::Array(self.1)))
     }
 }
 
 struct MapBuilder {
-    entries: Vec<(Value, Value)>,
-    key: Option<Value>,
+    entries: Map,
+    key: Option<String>,
+}
+
+fn one_entry(key: &str, value: Value) -> Value {
+    let mut m = Map::with_capacity(1);
+    m.push(key.to_owned(), value);
+    Value::Object(m)
 }
 
 impl ser::SerializeMap for MapBuilder {
     type Ok = Value;
     type Error = ProtocolError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), ProtocolError> {
-        self.key = Some(to_value(key)?);
+        self.key = Some(match to_value(key)? {
+            Value::String(s) => s,
+            k @ (Value::Number(_) | Value::Bool(_) | Value::Null) => super::key_string(&k),
+            other => {
+                return Err(ProtocolError::Serde(format!(
+                    "a map key must be a string, a number or a boolean, not {}",
+                    other.kind_name()
+                )))
+            }
+        });
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ProtocolError> {
         let key = self.key.take().ok_or_else(|| {
             ProtocolError::Serde("serialize_value called before serialize_key".into())
         })?;
-        self.entries.push((key, to_value(value)?));
+        self.entries.push(key, to_value(value)?);
         Ok(())
     }
     fn end(self) -> Result<Value, ProtocolError> {
-        Ok(Value::Map(self.entries))
+        Ok(Value::Object(self.entries))
     }
 }
 
@@ -328,11 +340,11 @@ impl ser::SerializeStruct for MapBuilder {
         key: &'static str,
         value: &T,
     ) -> Result<(), ProtocolError> {
-        self.entries.push((Value::from(key), to_value(value)?));
+        self.entries.push(key.to_owned(), to_value(value)?);
         Ok(())
     }
     fn end(self) -> Result<Value, ProtocolError> {
-        Ok(Value::Map(self.entries))
+        Ok(Value::Object(self.entries))
     }
 }
 
@@ -349,10 +361,7 @@ impl ser::SerializeStructVariant for VariantMapBuilder {
         ser::SerializeStruct::serialize_field(&mut self.1, key, value)
     }
     fn end(self) -> Result<Value, ProtocolError> {
-        Ok(Value::Map(vec![(
-            Value::from(self.0),
-            Value::Map(self.1.entries),
-        )]))
+        Ok(one_entry(self.0, Value::Object(self.1.entries)))
     }
 }
 
@@ -572,49 +581,54 @@ impl ser::SerializeStructVariant for One<VariantMapBuilder> {
 
 struct ValueDeserializer(Value);
 
-fn into_string(s: rmpv::Utf8String) -> String {
-    if s.is_str() {
-        s.into_str().unwrap_or_default()
-    } else {
-        String::from_utf8_lossy(&s.into_bytes()).into_owned()
+/// Whether the visitor is `serde_json::Value`'s, which has no binary type:
+/// it gets binary data as an array of byte values.
+fn is_json_value_visitor<'de, V: Visitor<'de>>(visitor: &V) -> bool {
+    struct Expecting<'a, V>(&'a V);
+    impl<'de, V: Visitor<'de>> std::fmt::Display for Expecting<'_, V> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.expecting(f)
+        }
     }
+    let mut s = String::with_capacity(24);
+    use std::fmt::Write;
+    let _ = write!(s, "{}", Expecting(visitor));
+    s == "any valid JSON value"
 }
 
-fn integral(f: f64) -> Option<Result<u64, i64>> {
-    if f.fract() != 0.0 || !f.is_finite() {
-        None
-    } else if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
-        Some(Ok(f as u64))
-    } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
-        Some(Err(f as i64))
-    } else {
-        None
-    }
+fn bytes_to_vec(b: Bytes) -> Vec<u8> {
+    // No copy when this is the only reference to a buffer that was a Vec.
+    Vec::from(b)
 }
 
 impl ValueDeserializer {
     fn integer<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
-        let float = match &self.0 {
-            Value::F64(f) => Some(*f),
-            Value::F32(f) => Some(f64::from(*f)),
-            Value::String(s) => s.as_str().and_then(|s| s.parse::<f64>().ok()),
-            _ => None,
-        };
-        if let Value::String(s) = &self.0 {
-            if let Some(s) = s.as_str() {
+        match &self.0 {
+            Value::Number(n) => match n.repr() {
+                N::PosInt(u) => return visitor.visit_u64(u),
+                N::NegInt(i) => return visitor.visit_i64(i),
+                N::Float(_) | N::Float32(_) => match integral(n.as_f64()) {
+                    Some(Ok(u)) => return visitor.visit_u64(u),
+                    Some(Err(i)) => return visitor.visit_i64(i),
+                    None => {}
+                },
+            },
+            Value::String(s) => {
                 if let Ok(u) = s.parse::<u64>() {
                     return visitor.visit_u64(u);
                 }
                 if let Ok(i) = s.parse::<i64>() {
                     return visitor.visit_i64(i);
                 }
+                match s.parse::<f64>().ok().and_then(integral) {
+                    Some(Ok(u)) => return visitor.visit_u64(u),
+                    Some(Err(i)) => return visitor.visit_i64(i),
+                    None => {}
+                }
             }
+            _ => {}
         }
-        match float.and_then(integral) {
-            Some(Ok(u)) => visitor.visit_u64(u),
-            Some(Err(i)) => visitor.visit_i64(i),
-            None => de::Deserializer::deserialize_any(self, visitor),
-        }
+        de::Deserializer::deserialize_any(self, visitor)
     }
 }
 
@@ -631,19 +645,21 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
         match self.0 {
-            Value::Nil | Value::Ext(..) => visitor.visit_unit(),
-            Value::Boolean(b) => visitor.visit_bool(b),
-            Value::Integer(i) => match (i.as_u64(), i.as_i64()) {
-                (Some(u), _) => visitor.visit_u64(u),
-                (None, Some(n)) => visitor.visit_i64(n),
-                (None, None) => visitor.visit_unit(),
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::Number(n) => match n.repr() {
+                N::PosInt(u) => visitor.visit_u64(u),
+                N::NegInt(i) => visitor.visit_i64(i),
+                N::Float(f) => visitor.visit_f64(f),
+                N::Float32(f) => visitor.visit_f32(f),
             },
-            Value::F32(f) => visitor.visit_f32(f),
-            Value::F64(f) => visitor.visit_f64(f),
-            Value::String(s) => visitor.visit_string(into_string(s)),
-            Value::Binary(b) => visit_seq(b.into_iter().map(Value::from), visitor),
+            Value::String(s) => visitor.visit_string(s),
+            Value::Binary(b) if is_json_value_visitor(&visitor) => {
+                visit_seq(b.into_iter().map(Value::from), visitor)
+            }
+            Value::Binary(b) => visitor.visit_byte_buf(bytes_to_vec(b)),
             Value::Array(a) => visit_seq(a.into_iter(), visitor),
-            Value::Map(m) => {
+            Value::Object(m) => {
                 let mut access = MapDe {
                     iter: m.into_iter(),
                     value: None,
@@ -659,21 +675,21 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
         match self.0 {
-            Value::Nil | Value::Ext(..) => visitor.visit_none(),
+            Value::Null => visitor.visit_none(),
             other => visitor.visit_some(ValueDeserializer(other)),
         }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
         match self.0 {
-            Value::Nil | Value::Ext(..) => visitor.visit_unit(),
+            Value::Null => visitor.visit_unit(),
             other => ValueDeserializer(other).deserialize_any(visitor),
         }
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
         match self.0 {
-            Value::Binary(b) => visitor.visit_byte_buf(b),
+            Value::Binary(b) => visitor.visit_byte_buf(bytes_to_vec(b)),
             other => ValueDeserializer(other).deserialize_any(visitor),
         }
     }
@@ -684,7 +700,7 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
         match self.0 {
-            Value::Integer(i) => visitor.visit_string(i.to_string()),
+            Value::Number(n) if !n.is_f64() => visitor.visit_string(n.to_string()),
             other => ValueDeserializer(other).deserialize_any(visitor),
         }
     }
@@ -719,16 +735,13 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
                 variant: Value::String(s),
                 value: None,
             }),
-            Value::Map(m) if m.len() == 1 => {
-                let mut m = m;
-                match m.pop() {
-                    Some((variant, value)) => visitor.visit_enum(EnumDe {
-                        variant,
-                        value: Some(value),
-                    }),
-                    None => Err(de::Error::custom("empty map for an enum")),
-                }
-            }
+            Value::Object(m) if m.len() == 1 => match m.into_iter().next() {
+                Some((variant, value)) => visitor.visit_enum(EnumDe {
+                    variant: Value::String(variant),
+                    value: Some(value),
+                }),
+                None => Err(de::Error::custom("empty map for an enum")),
+            },
             other => Err(de::Error::custom(format!(
                 "expected an enum (a string or a map with one key), found {other}"
             ))),
@@ -748,8 +761,16 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
         deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
     }
 
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
+        match self.0 {
+            // `Vec<u8>` and other sequences of numbers take binary data too.
+            Value::Binary(b) => visit_seq(b.into_iter().map(Value::from), visitor),
+            other => ValueDeserializer(other).deserialize_any(visitor),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
-        bool f32 f64 char seq tuple tuple_struct map struct unit_struct
+        bool f32 f64 char tuple tuple_struct map struct unit_struct
     }
 }
 
@@ -787,7 +808,7 @@ impl<'de, I: ExactSizeIterator<Item = Value>> de::SeqAccess<'de> for SeqDe<I> {
 }
 
 struct MapDe {
-    iter: std::vec::IntoIter<(Value, Value)>,
+    iter: std::vec::IntoIter<(String, Value)>,
     value: Option<Value>,
 }
 
@@ -800,7 +821,8 @@ impl<'de> de::MapAccess<'de> for MapDe {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
-                seed.deserialize(ValueDeserializer(k)).map(Some)
+                seed.deserialize(ValueDeserializer(Value::String(k)))
+                    .map(Some)
             }
             None => Ok(None),
         }
@@ -809,7 +831,7 @@ impl<'de> de::MapAccess<'de> for MapDe {
         &mut self,
         seed: T,
     ) -> Result<T::Value, ProtocolError> {
-        seed.deserialize(ValueDeserializer(self.value.take().unwrap_or(Value::Nil)))
+        seed.deserialize(ValueDeserializer(self.value.take().unwrap_or(Value::Null)))
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.iter.len())
@@ -839,7 +861,7 @@ impl<'de> de::VariantAccess<'de> for VariantDe {
     type Error = ProtocolError;
     fn unit_variant(self) -> Result<(), ProtocolError> {
         match self.0 {
-            None | Some(Value::Nil) => Ok(()),
+            None | Some(Value::Null) => Ok(()),
             Some(other) => Err(de::Error::custom(format!(
                 "expected a unit variant, found data {other}"
             ))),
@@ -849,20 +871,20 @@ impl<'de> de::VariantAccess<'de> for VariantDe {
         self,
         seed: T,
     ) -> Result<T::Value, ProtocolError> {
-        seed.deserialize(ValueDeserializer(self.0.unwrap_or(Value::Nil)))
+        seed.deserialize(ValueDeserializer(self.0.unwrap_or(Value::Null)))
     }
     fn tuple_variant<V: Visitor<'de>>(
         self,
         _len: usize,
         visitor: V,
     ) -> Result<V::Value, ProtocolError> {
-        de::Deserializer::deserialize_any(ValueDeserializer(self.0.unwrap_or(Value::Nil)), visitor)
+        de::Deserializer::deserialize_any(ValueDeserializer(self.0.unwrap_or(Value::Null)), visitor)
     }
     fn struct_variant<V: Visitor<'de>>(
         self,
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ProtocolError> {
-        de::Deserializer::deserialize_any(ValueDeserializer(self.0.unwrap_or(Value::Nil)), visitor)
+        de::Deserializer::deserialize_any(ValueDeserializer(self.0.unwrap_or(Value::Null)), visitor)
     }
 }

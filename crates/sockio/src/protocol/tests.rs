@@ -11,7 +11,11 @@ fn s(v: &str) -> Value {
 }
 
 fn map(pairs: Vec<(&str, Value)>) -> Value {
-    Value::Map(pairs.into_iter().map(|(k, v)| (s(k), v)).collect())
+    Value::Object(pairs.into_iter().collect())
+}
+
+fn bin(b: &[u8]) -> Value {
+    Value::Binary(Bytes::copy_from_slice(b))
 }
 
 fn enc(p: &Packet) -> (String, Vec<Bytes>) {
@@ -140,10 +144,7 @@ fn binary_event_exchange() {
     let text = r#"52-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
     let p = dec_bin(text, &[&[1, 2, 3], &[4, 5, 6]]).unwrap();
     assert_eq!(p.kind, PacketKind::Event);
-    assert_eq!(
-        p.args(),
-        &[Value::Binary(vec![1, 2, 3]), Value::Binary(vec![4, 5, 6])]
-    );
+    assert_eq!(p.args(), &[bin(&[1, 2, 3]), bin(&[4, 5, 6])]);
     let back = Packet::event("/", "message-back", p.args().to_vec(), None);
     let (out, bins) = enc(&back);
     assert_eq!(
@@ -172,10 +173,10 @@ fn binary_ack_exchange() {
     );
     assert_eq!(bins.len(), 2);
     // with a namespace
-    let (out, _) = enc(&Packet::ack("/x", vec![Value::Binary(vec![9])], 3));
+    let (out, _) = enc(&Packet::ack("/x", vec![bin(&[9])], 3));
     assert_eq!(out, r#"61-/x,3[{"_placeholder":true,"num":0}]"#);
     let p = dec_bin(&out, &[&[9]]).unwrap();
-    assert_eq!(p, Packet::ack("/x", vec![Value::Binary(vec![9])], 3));
+    assert_eq!(p, Packet::ack("/x", vec![bin(&[9])], 3));
 }
 
 #[test]
@@ -183,7 +184,7 @@ fn encode_appends_after_prefix() {
     let mut buf = b"4".to_vec();
     let bins = encode_json(
         &mut buf,
-        &Packet::event("/a", "e", vec![Value::Binary(vec![1])], Some(2)),
+        &Packet::event("/a", "e", vec![bin(&[1])], Some(2)),
     );
     assert_eq!(buf, br#"451-/a,2["e",{"_placeholder":true,"num":0}]"#);
     assert_eq!(bins.len(), 1);
@@ -197,14 +198,11 @@ fn nested_binaries_any_depth() {
     let deep = map(vec![
         (
             "a",
-            Value::Array(vec![
-                Value::Binary(vec![1]),
-                map(vec![("b", Value::Binary(vec![2]))]),
-            ]),
+            Value::Array(vec![bin(&[1]), map(vec![("b", bin(&[2]))])]),
         ),
-        ("c", Value::Binary(vec![])),
+        ("c", bin(&[])),
     ]);
-    let p = Packet::event("/", "up", vec![deep, Value::Binary(vec![3, 3])], Some(1));
+    let p = Packet::event("/", "up", vec![deep, bin(&[3, 3])], Some(1));
     let (text, bins) = enc(&p);
     assert!(text.starts_with("54-1[\"up\""), "{text}");
     let refs: Vec<&[u8]> = bins.iter().map(|b| b.as_ref()).collect();
@@ -217,18 +215,12 @@ fn placeholder_reused_and_unused_attachments() {
     // the same attachment referenced twice (Node allows it); attachment 1 unused
     let text = r#"52-["e",{"_placeholder":true,"num":0},[{"_placeholder":true,"num":0}]]"#;
     let p = dec_bin(text, &[b"x", b"y"]).unwrap();
-    assert_eq!(
-        p.args(),
-        &[
-            Value::Binary(b"x".to_vec()),
-            Value::Array(vec![Value::Binary(b"x".to_vec())])
-        ]
-    );
+    assert_eq!(p.args(), &[bin(b"x"), Value::Array(vec![bin(b"x")])]);
 }
 
 #[test]
 fn binary_in_non_event_is_buffer_json() {
-    let p = Packet::connect("/", Some(map(vec![("b", Value::Binary(vec![1, 255]))])));
+    let p = Packet::connect("/", Some(map(vec![("b", bin(&[1, 255]))])));
     let (text, bins) = enc(&p);
     assert!(bins.is_empty());
     assert_eq!(text, r#"0{"b":{"type":"Buffer","data":[1,255]}}"#);
@@ -494,10 +486,10 @@ fn numbers_like_javascript() {
         (f64::NEG_INFINITY, "null"),
     ];
     for (f, want) in cases {
-        assert_eq!(json_out(&Value::F64(*f)), *want, "for {f:e}");
+        assert_eq!(json_out(&Value::from(*f)), *want, "for {f:e}");
     }
-    assert_eq!(json_out(&Value::F32(0.1)), "0.1");
-    assert_eq!(json_out(&Value::F32(2.0)), "2");
+    assert_eq!(json_out(&Value::from(0.1)), "0.1");
+    assert_eq!(json_out(&Value::from(2.0)), "2");
     assert_eq!(json_out(&Value::from(u64::MAX)), "18446744073709551615");
     assert_eq!(json_out(&Value::from(i64::MIN)), "-9223372036854775808");
     assert_eq!(json_out(&Value::from(0)), "0");
@@ -509,15 +501,21 @@ fn keys_keep_order_and_odd_keys_survive() {
     let v = json(text);
     assert_eq!(json_out(&v), text);
     // non-string keys (from msgpack) are stringified like JavaScript
-    let v = Value::Map(vec![
-        (Value::from(1), s("a")),
-        (Value::from(-2), s("b")),
-        (Value::F64(1.5), s("c")),
-        (Value::Boolean(true), s("d")),
-        (Value::Nil, s("e")),
-    ]);
+    // {type: 2, nsp: "/", data: ["e", {1: "a", -2: "b", 1.5: "c", true: "d", nil: "e"}]}
+    let mut m = vec![0x83, 0xa4];
+    m.extend_from_slice(b"type");
+    m.push(0x02);
+    m.push(0xa3);
+    m.extend_from_slice(b"nsp");
+    m.extend_from_slice(&[0xa1, b'/', 0xa4]);
+    m.extend_from_slice(b"data");
+    m.extend_from_slice(&[0x92, 0xa1, b'e', 0x85]);
+    m.extend_from_slice(&[0x01, 0xa1, b'a', 0xfe, 0xa1, b'b', 0xcb]);
+    m.extend_from_slice(&1.5f64.to_be_bytes());
+    m.extend_from_slice(&[0xa1, b'c', 0xc3, 0xa1, b'd', 0xc0, 0xa1, b'e']);
+    let p = decode_msgpack(&m, &lim()).unwrap();
     assert_eq!(
-        json_out(&v),
+        json_out(&p.args()[0]),
         r#"{"1":"a","-2":"b","1.5":"c","true":"d","null":"e"}"#
     );
 }
@@ -534,9 +532,9 @@ fn json_numbers_decode() {
             Value::from(-1),
             Value::from(u64::MAX),
             Value::from(i64::MIN),
-            Value::F64(1.5),
-            Value::F64(f64::MAX),
-            Value::F64(100.0),
+            Value::from(1.5),
+            Value::from(f64::MAX),
+            Value::from(100.0),
         ])
     );
     assert_eq!(
@@ -575,9 +573,9 @@ fn msgpack_exact_bytes() {
             Value::from(-1),
             Value::from(-33),
             Value::from(70000),
-            Value::F64(1.5),
-            Value::F64(2.0),
-            Value::F64(-0.0),
+            Value::from(1.5),
+            Value::from(2.0),
+            Value::from(-0.0),
             Value::from(1u64 << 40),
         ],
         1,
@@ -607,7 +605,7 @@ fn msgpack_exact_bytes() {
 
     // strings and binaries in their size classes
     let long = "x".repeat(40);
-    let p = Packet::event("/", &long, vec![Value::Binary(vec![7; 3])], None);
+    let p = Packet::event("/", &long, vec![bin(&[7; 3])], None);
     let bytes = encode_msgpack(&p);
     let pos = bytes
         .windows(2)
@@ -642,10 +640,10 @@ fn msgpack_decodes_any_order_and_width() {
         &[
             Value::from(-2),
             Value::from(5),
-            Value::F32(0.5),
-            Value::Nil,
+            Value::from(0.5),
+            Value::Null,
             s("x"),
-            Value::Binary(vec![1, 2]),
+            bin(&[1, 2]),
         ]
     );
 }
@@ -667,7 +665,7 @@ fn msgpack_connect_error_with_undefined_survives() {
     let p = decode_msgpack(&b, &lim()).unwrap();
     assert_eq!(
         p.data,
-        Some(map(vec![("message", s("m")), ("data", Value::Nil)]))
+        Some(map(vec![("message", s("m")), ("data", Value::Null)]))
     );
 }
 
@@ -788,10 +786,10 @@ fn to_args_rule() {
     assert_eq!(to_args(&(1,)).unwrap(), vec![Value::from(1)]);
     assert_eq!(
         to_args(&(1, "a", true)).unwrap(),
-        vec![Value::from(1), s("a"), Value::Boolean(true)]
+        vec![Value::from(1), s("a"), Value::Bool(true)]
     );
     assert_eq!(to_args(&5).unwrap(), vec![Value::from(5)]);
-    assert_eq!(to_args(&None::<u8>).unwrap(), vec![Value::Nil]);
+    assert_eq!(to_args(&None::<u8>).unwrap(), vec![Value::Null]);
     assert_eq!(
         to_args(&Some((1, 2))).unwrap(),
         vec![Value::Array(vec![Value::from(1), Value::from(2)])]
@@ -806,14 +804,11 @@ fn to_args_rule() {
     );
     assert_eq!(
         to_args(&Bytes::from_static(b"hi")).unwrap(),
-        vec![Value::Binary(b"hi".to_vec())]
+        vec![bin(b"hi")]
     );
     assert_eq!(
         to_args(&(Bytes::from_static(b"a"), ((), 2))).unwrap(),
-        vec![
-            Value::Binary(b"a".to_vec()),
-            Value::Array(vec![Value::Nil, Value::from(2)])
-        ]
+        vec![bin(b"a"), Value::Array(vec![Value::Null, Value::from(2)])]
     );
     let j = serde_json::json!({"a": [1, 2]});
     assert_eq!(
@@ -849,7 +844,7 @@ fn serde_round_trip() {
             n: None,
         };
         let v = to_value(&u).unwrap();
-        assert_eq!(v["data"], Value::Binary(vec![0, 1, 2]));
+        assert_eq!(v["data"], bin(&[0, 1, 2]));
         assert_eq!(v["name"], s("a\"b"));
         let back: Upload = from_value(v.clone()).unwrap();
         assert_eq!(back, u);
@@ -876,15 +871,15 @@ fn from_value_targets() {
         serde_json::json!({"a":[1,2.5,"x",null,true],"b":{"c":-3}})
     );
     // binary into serde_json::Value: an array of numbers
-    let j: serde_json::Value = from_value(Value::Binary(vec![1, 2])).unwrap();
+    let j: serde_json::Value = from_value(bin(&[1, 2])).unwrap();
     assert_eq!(j, serde_json::json!([1, 2]));
     // integral floats fit integers; int keys fit string keys and back
-    let n: u32 = from_value(Value::F64(3.0)).unwrap();
+    let n: u32 = from_value(Value::from(3.0)).unwrap();
     assert_eq!(n, 3);
-    assert!(from_value::<u32>(Value::F64(3.5)).is_err());
+    assert!(from_value::<u32>(Value::from(3.5)).is_err());
     assert!(from_value::<u8>(Value::from(300)).is_err());
     let m: std::collections::HashMap<String, u8> =
-        from_value(Value::Map(vec![(Value::from(1), Value::from(2))])).unwrap();
+        from_value(map(vec![("1", Value::from(2))])).unwrap();
     assert_eq!(m["1"], 2);
     let m: std::collections::HashMap<u32, u8> =
         from_value(map(vec![("7", Value::from(2))])).unwrap();
@@ -893,9 +888,9 @@ fn from_value_targets() {
     assert_eq!(t, ("a".into(), -5));
     assert!(from_value::<(String, i64)>(Value::Array(vec![s("a")])).is_err());
     assert!(from_value::<String>(Value::from(1.5)).is_err());
-    let o: Option<u8> = from_value(Value::Nil).unwrap();
+    let o: Option<u8> = from_value(Value::Null).unwrap();
     assert_eq!(o, None);
-    let unit: () = from_value(Value::Nil).unwrap();
+    let unit: () = from_value(Value::Null).unwrap();
     assert_eq!(unit, ());
 }
 
@@ -953,27 +948,32 @@ impl Lcg {
     fn value(&mut self, depth: u32, bin: bool, json_keys: bool) -> Value {
         let top = if depth >= 4 { 7 } else { 10 };
         match self.below(top) {
-            0 => Value::Nil,
-            1 => Value::Boolean(self.below(2) == 0),
+            0 => Value::Null,
+            1 => Value::Bool(self.below(2) == 0),
             2 => Value::from(self.next() as i64 - (1 << 30)),
             3 => Value::from(self.next() << 31 | self.next()),
-            4 => Value::F64(self.float()),
+            4 => Value::from(self.float()),
             5 => Value::from(self.string()),
-            6 if bin => Value::Binary((0..self.below(5)).map(|_| self.below(256) as u8).collect()),
+            6 if bin => Value::Binary(
+                (0..self.below(5))
+                    .map(|_| self.below(256) as u8)
+                    .collect::<Vec<u8>>()
+                    .into(),
+            ),
             6 => Value::from(self.string()),
             7 | 8 => Value::Array(
                 (0..self.below(4))
                     .map(|_| self.value(depth + 1, bin, json_keys))
                     .collect(),
             ),
-            _ => Value::Map(
+            _ => Value::Object(
                 (0..self.below(4))
                     .map(|_| {
                         let k = if json_keys || self.below(3) > 0 {
                             // `_placeholder` is reserved by the binary format
-                            Value::from(self.string().replace("_placeholder", "_p"))
+                            self.string().replace("_placeholder", "_p")
                         } else {
-                            self.value(depth + 2, bin, json_keys)
+                            key_string(&self.value(depth + 2, bin, json_keys))
                         };
                         (k, self.value(depth + 1, bin, json_keys))
                     })
@@ -1001,10 +1001,7 @@ impl Lcg {
             None
         };
         match self.below(5) {
-            0 => Packet::connect(
-                nsp,
-                Some(Value::Map(vec![(s("k"), self.value(1, false, true))])),
-            ),
+            0 => Packet::connect(nsp, Some(map(vec![("k", self.value(1, false, true))]))),
             1 => Packet::disconnect(nsp),
             2 => Packet::ack(nsp, args, id.unwrap_or(0)),
             3 => Packet::connect_error(nsp, map(vec![("message", Value::from(self.string()))])),
@@ -1022,20 +1019,18 @@ impl Lcg {
 /// JSON has no -0 / NaN / infinities and loses float-vs-int: compare like JS would.
 fn js_eq(a: &Value, b: &Value) -> bool {
     let num = |v: &Value| match v {
-        Value::Integer(i) => i.as_f64(),
-        Value::F64(f) => Some(*f),
-        Value::F32(f) => Some(f64::from(*f)),
+        Value::Number(n) => Some(n.as_f64()),
         _ => None,
     };
     match (a, b) {
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| js_eq(a, b))
         }
-        (Value::Map(x), Value::Map(y)) => {
+        (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
                 && x.iter()
-                    .zip(y)
-                    .all(|((ka, va), (kb, vb))| js_eq(ka, kb) && js_eq(va, vb))
+                    .zip(y.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && js_eq(va, vb))
         }
         _ => match (num(a), num(b)) {
             // serde_json without its `float_roundtrip` feature may be 1 ULP off
@@ -1044,7 +1039,7 @@ fn js_eq(a: &Value, b: &Value) -> bool {
                     || (!x.is_finite() && !y.is_finite())
                     || (x.to_bits().abs_diff(y.to_bits()) <= 1 && x.signum() == y.signum())
             }
-            (Some(x), None) => !x.is_finite() && *b == Value::Nil,
+            (Some(x), None) => !x.is_finite() && *b == Value::Null,
             _ => a == b,
         },
     }
@@ -1052,9 +1047,9 @@ fn js_eq(a: &Value, b: &Value) -> bool {
 
 fn has_float(v: &Value) -> bool {
     match v {
-        Value::F32(_) | Value::F64(_) => true,
+        Value::Number(n) => n.is_f64(),
         Value::Array(a) => a.iter().any(has_float),
-        Value::Map(m) => m.iter().any(|(k, v)| has_float(k) || has_float(v)),
+        Value::Object(m) => m.values().any(has_float),
         _ => false,
     }
 }
@@ -1157,11 +1152,7 @@ fn decoders_never_panic_on_garbage() {
         "e",
         vec![map(vec![(
             "a",
-            Value::Array(vec![
-                Value::from(1),
-                Value::F64(0.5),
-                Value::Binary(vec![1]),
-            ]),
+            Value::Array(vec![Value::from(1), Value::from(0.5), bin(&[1])]),
         )])],
         Some(3),
     ));
