@@ -191,15 +191,17 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(None)))
     }
 
-    /// Sends an event to the other nodes' `server_side_emit` handlers and
-    /// collects their acknowledgements (a single node has no one to ask).
+    /// Sends a server-side event (`args[0]` is its name) to the other nodes,
+    /// whose adapters hand it to [`LocalNamespace::server_side_event`]; with
+    /// `ack`, collects their acknowledgements for at most that long (a single
+    /// node has no one to ask: no answers).
     fn server_side_emit<'a>(
         &'a self,
         local: &'a LocalNamespace,
         args: Vec<Value>,
-        timeout: Duration,
+        ack: Option<Duration>,
     ) -> AdapterFuture<'a, Result<Vec<Vec<Value>>, AdapterError>> {
-        let _ = (local, args, timeout);
+        let _ = (local, args, ack);
         Box::pin(async move { Ok(Vec::new()) })
     }
 }
@@ -313,6 +315,56 @@ impl LocalNamespace {
     /// Every local room with a member.
     pub fn rooms(&self) -> Vec<Room> {
         self.with(|ns| ns.rooms.read().unwrap().keys().cloned().collect())
+    }
+
+    /// Runs this node's handler for a server-side event another node sent
+    /// (`args[0]` is the event name; see [`crate::Namespace::on_server_side`]).
+    /// Resolves to the acknowledgement arguments, or `None` when there is no
+    /// handler or it failed (logged).
+    pub fn server_side_event(
+        &self,
+        mut args: Vec<Value>,
+    ) -> AdapterFuture<'static, Option<Vec<Value>>> {
+        let Some(ns) = self.ns.upgrade() else {
+            return Box::pin(std::future::ready(None));
+        };
+        let Some(io) = ns.io.upgrade() else {
+            return Box::pin(std::future::ready(None));
+        };
+        let event = match (!args.is_empty()).then(|| args.remove(0)) {
+            Some(Value::String(s)) => s,
+            _ => return Box::pin(std::future::ready(None)),
+        };
+        let handler = ns
+            .handlers
+            .server_events
+            .read()
+            .unwrap()
+            .get(event.as_str())
+            .cloned();
+        let Some(handler) = handler else {
+            tracing::debug!(ns = %ns.name, %event, "no handler for server-side event");
+            return Box::pin(std::future::ready(None));
+        };
+        let mut ctx = crate::extract::Context::server(io);
+        ctx.args = args;
+        ctx.event = Some(event.clone());
+        match handler(&mut ctx) {
+            Ok(fut) => Box::pin(async move {
+                match fut.await {
+                    Ok(reply) => Some(reply),
+                    Err(e) => {
+                        let e = crate::HandlerError { event, kind: e };
+                        tracing::warn!("server-side event handler failed: {e}");
+                        None
+                    }
+                }
+            }),
+            Err(e) => {
+                tracing::warn!(%event, "server-side event arguments: {e}");
+                Box::pin(std::future::ready(None))
+            }
+        }
     }
 
     /// Local room membership test helper: the rooms of a local socket.

@@ -34,7 +34,10 @@ use crate::SocketIo;
 /// What a handler call can draw from. Built by the server; handlers see it
 /// only through extractors.
 pub struct Context {
-    pub(crate) socket: Socket,
+    /// The socket, except for server-side events (from other nodes).
+    pub(crate) socket: Option<Socket>,
+    /// The server, when there is no socket to reach it through.
+    pub(crate) io: Option<std::sync::Arc<crate::io::IoInner>>,
     pub(crate) event: Option<String>,
     pub(crate) args: Vec<Value>,
     pub(crate) cursor: usize,
@@ -46,7 +49,8 @@ pub struct Context {
 impl Context {
     pub(crate) fn new(socket: Socket) -> Self {
         Context {
-            socket,
+            socket: Some(socket),
+            io: None,
             event: None,
             args: Vec::new(),
             cursor: 0,
@@ -54,6 +58,34 @@ impl Context {
             reason: None,
             error: None,
         }
+    }
+
+    /// A context without a socket: a server-side event sent by another node.
+    pub(crate) fn server(io: std::sync::Arc<crate::io::IoInner>) -> Self {
+        Context {
+            socket: None,
+            io: Some(io),
+            event: None,
+            args: Vec::new(),
+            cursor: 0,
+            auth: None,
+            reason: None,
+            error: None,
+        }
+    }
+
+    fn io_inner(&self) -> Result<std::sync::Arc<crate::io::IoInner>, String> {
+        match (&self.socket, &self.io) {
+            (Some(s), _) => Ok(s.io_inner()),
+            (None, Some(io)) => Ok(io.clone()),
+            (None, None) => Err("the server is gone".into()),
+        }
+    }
+
+    fn socket(&self) -> Result<&Socket, String> {
+        self.socket
+            .as_ref()
+            .ok_or_else(|| "no Socket here: server-side events come from another server".into())
     }
 }
 
@@ -66,13 +98,13 @@ pub trait FromContext: Sized + Send + 'static {
 
 impl FromContext for Socket {
     fn from_context(ctx: &mut Context) -> Result<Self, String> {
-        Ok(ctx.socket.clone())
+        ctx.socket().cloned()
     }
 }
 
 impl FromContext for SocketIo {
     fn from_context(ctx: &mut Context) -> Result<Self, String> {
-        Ok(ctx.socket.io())
+        ctx.io_inner().map(SocketIo::from_inner)
     }
 }
 
@@ -170,7 +202,7 @@ impl<T: DeserializeOwned + Send + 'static> FromContext for Auth<T> {
         let v = ctx
             .auth
             .clone()
-            .or_else(|| ctx.socket.handshake().auth.clone())
+            .or_else(|| ctx.socket.as_ref()?.handshake().auth.clone())
             .unwrap_or(Value::Null);
         protocol::from_value(v)
             .map(Auth)
@@ -201,8 +233,7 @@ pub struct State<T>(pub T);
 
 impl<T: Clone + Send + Sync + 'static> FromContext for State<T> {
     fn from_context(ctx: &mut Context) -> Result<Self, String> {
-        ctx.socket
-            .io_inner()
+        ctx.io_inner()?
             .state
             .get::<T>()
             .cloned()

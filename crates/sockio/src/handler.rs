@@ -236,6 +236,13 @@ pub(crate) struct Completion {
 /// A stored connect handler or middleware.
 pub(crate) type ErasedConnect =
     Arc<dyn Fn(&mut Context) -> Result<BoxFuture<Result<(), ConnectError>>, String> + Send + Sync>;
+/// A stored server-side event handler (an event another node sent with
+/// `server_side_emit`): its reply is the acknowledgement sent back.
+pub(crate) type ErasedServerEvent = Arc<
+    dyn Fn(&mut Context) -> Result<BoxFuture<Result<Vec<Value>, HandlerErrorKind>>, String>
+        + Send
+        + Sync,
+>;
 /// A stored disconnect handler.
 pub(crate) type ErasedDisconnect =
     Arc<dyn Fn(&mut Context) -> Result<BoxFuture<()>, String> + Send + Sync>;
@@ -260,6 +267,23 @@ where
                 Err(p) => Err(HandlerErrorKind::Panicked(crate::socket::panic_message(&p))),
             };
             done.finish(result).await;
+        }))
+    })
+}
+
+pub(crate) fn erase_server_event<H, T>(h: H) -> ErasedServerEvent
+where
+    H: Handler<T>,
+    H::Output: IntoReply,
+{
+    Arc::new(move |ctx| {
+        let fut = h.call(ctx)?;
+        Ok(Box::pin(async move {
+            use futures_util::FutureExt;
+            match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(out) => out.into_reply(),
+                Err(p) => Err(HandlerErrorKind::Panicked(crate::socket::panic_message(&p))),
+            }
         }))
     })
 }

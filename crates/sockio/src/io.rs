@@ -483,6 +483,46 @@ impl SocketIo {
         self
     }
 
+    /// Handles a server-side event on `/` (see [`Namespace::on_server_side`]).
+    pub fn on_server_side<H, T>(&self, event: &str, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        self.of("/").on_server_side(event, handler);
+        self
+    }
+
+    /// Sends a server-side event from `/` to the other servers (see
+    /// [`Namespace::server_side_emit`]).
+    pub async fn server_side_emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), crate::EmitError> {
+        self.of("/").server_side_emit(event, data).await
+    }
+
+    /// As [`SocketIo::server_side_emit`], collecting the other servers'
+    /// acknowledgements (see [`Namespace::server_side_emit_with_ack`]).
+    pub async fn server_side_emit_with_ack<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<Vec<crate::Value>>, crate::EmitError> {
+        self.of("/")
+            .server_side_emit_with_ack(event, data, timeout)
+            .await
+    }
+
+    /// The sockets of `/` on every node (Node's `io.fetchSockets()`).
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<crate::adapter::SocketInfo>, crate::AdapterError> {
+        self.of("/").fetch_sockets().await
+    }
+
     /// Connect handler of `/` (see [`Namespace::on_connect`]).
     pub fn on_connect<H, T>(&self, handler: H) -> &Self
     where

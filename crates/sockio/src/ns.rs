@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::adapter::{AckCollector, Adapter, BroadcastOptions, LocalNamespace, Room};
 use crate::handler::{
-    erase_connect, erase_disconnect, erase_event, ErasedConnect, ErasedDisconnect, ErasedEvent,
-    Handler, IntoConnect, IntoReply,
+    erase_connect, erase_disconnect, erase_event, erase_server_event, ErasedConnect,
+    ErasedDisconnect, ErasedEvent, ErasedServerEvent, Handler, IntoConnect, IntoReply,
 };
 use crate::io::IoInner;
 use crate::operators::BroadcastOperator;
@@ -25,6 +25,8 @@ pub(crate) struct Handlers {
     pub middlewares: RwLock<Vec<ErasedConnect>>,
     pub disconnect: RwLock<Option<ErasedDisconnect>>,
     pub error: RwLock<Option<ErasedEvent>>,
+    /// Events other nodes send with `server_side_emit`.
+    pub server_events: RwLock<HashMap<Box<str>, ErasedServerEvent>>,
 }
 
 pub(crate) struct NsInner {
@@ -316,6 +318,73 @@ impl Namespace {
         self
     }
 
+    /// Handles `event` sent by another server of the cluster with
+    /// [`Namespace::server_side_emit`] (Node's `io.on(event)` for
+    /// `serverSideEmit`). There is no socket: take [`crate::Data`],
+    /// [`crate::Args`], [`crate::State`], [`crate::SocketIo`]. The return value
+    /// is the acknowledgement the sender collects. A node never receives its
+    /// own server-side events.
+    ///
+    /// ```
+    /// let io = sockio::SocketIo::builder().build().unwrap();
+    /// io.of("/").on_server_side("ping-servers", || async { "node-a" });
+    /// ```
+    pub fn on_server_side<H, T>(&self, event: &str, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        self.handlers()
+            .server_events
+            .write()
+            .unwrap()
+            .insert(event.into(), erase_server_event(handler));
+        self
+    }
+
+    /// Sends `event` with `data` (a tuple is several arguments) to the other
+    /// servers of the cluster, without waiting for answers (Node's
+    /// `serverSideEmit`). With the default in-memory adapter there is no
+    /// other server and this does nothing.
+    pub async fn server_side_emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), crate::EmitError> {
+        self.server_side(event, data, None).await.map(drop)
+    }
+
+    /// As [`Namespace::server_side_emit`], and collects each other server's
+    /// acknowledgement (its handler's return value) until all answered or
+    /// `timeout` passed ([`crate::AdapterError::Timeout`] then).
+    pub async fn server_side_emit_with_ack<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Duration,
+    ) -> Result<Vec<Vec<crate::Value>>, crate::EmitError> {
+        self.server_side(event, data, Some(timeout)).await
+    }
+
+    async fn server_side<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        ack: Option<Duration>,
+    ) -> Result<Vec<Vec<crate::Value>>, crate::EmitError> {
+        let mut args = vec![crate::Value::from(event)];
+        args.extend(crate::protocol::to_args(data)?);
+        let mut out = Vec::new();
+        for ns in self.operator().namespaces() {
+            out.extend(
+                ns.adapter()
+                    .server_side_emit(&ns.local(), args.clone(), ack)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
     fn operator(&self) -> BroadcastOperator {
         match &self.kind {
             NsKind::Static(ns) => BroadcastOperator::new(vec![ns.clone()], None),
@@ -397,6 +466,13 @@ impl Namespace {
             .namespaces()
             .iter()
             .find_map(|ns| ns.socket(id))
+    }
+
+    /// The sockets of the namespace on every node (Node's `fetchSockets`).
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<crate::adapter::SocketInfo>, crate::AdapterError> {
+        self.operator().fetch_sockets().await
     }
 
     /// Disconnects every socket of the namespace.
