@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             builder = builder.engine_options(|e| e.websocket_read_buffer(n));
         }
         let io = builder.build()?;
-        io.on("echo", |Args(args): Args<Vec<Value>>| async move { args });
+        io.on("echo", |a: Args<Vec<Value>>| async move { a });
         io.on("join", |s: Socket| async move { s.join("bench") });
         io.on(
             "bcast",

@@ -347,6 +347,7 @@ impl LocalNamespace {
             return Box::pin(std::future::ready(None));
         };
         let mut ctx = crate::extract::Context::server(io);
+        ctx.ns_handlers = Some(ns.handlers.clone());
         ctx.args = args;
         ctx.event = Some(event.clone());
         match handler(&mut ctx) {

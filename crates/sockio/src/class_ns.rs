@@ -1,135 +1,110 @@
-//! A namespace as a type with methods ([`NamespaceHandler`]), the alternative
-//! to closures for those who like Flask-SocketIO's class-based `Namespace`.
+//! A namespace as a type ([`NamespaceHandler`]), the alternative to loose
+//! closures for those who like Flask-SocketIO's class-based `Namespace`: the
+//! handlers are the type's associated functions, typed like any handler
+//! (extractors in, replies out), and [`This`] gives them the object.
 //!
 //! ```
-//! use sockio::{ConnectError, DisconnectReason, EventResult, NamespaceHandler, Reply, Socket, SocketIo, Value};
-//! use sockio::protocol::from_value;
+//! use sockio::{ConnectError, Data, DisconnectReason, Namespace, NamespaceHandler, Socket, SocketIo, This};
 //!
+//! // class Chat(Namespace):
 //! struct Chat { greeting: String }
 //!
-//! impl NamespaceHandler for Chat {
-//!     async fn on_connect(&self, s: &Socket, _auth: Option<Value>) -> Result<(), ConnectError> {
-//!         s.emit("hello", &self.greeting).await.map_err(|e| ConnectError::new(e.to_string()))
+//! impl Chat {
+//!     // def on_connect(self, auth): emit('hello', self.greeting)
+//!     async fn on_connect(this: This<Chat>, s: Socket) -> Result<(), ConnectError> {
+//!         s.emit("hello", &this.greeting).await?;
+//!         Ok(())
 //!     }
-//!     // Flask-SocketIO's `on_<event>` methods: one arm per event.
-//!     async fn on_event(&self, s: &Socket, event: &str, args: Vec<Value>) -> EventResult {
-//!         match event {
-//!             "join" => {
-//!                 let room: String = from_value(args.into_iter().next().unwrap_or(Value::Null))?;
-//!                 s.join(room.as_str());
-//!                 Reply::ack(&room)
-//!             }
-//!             _ => Ok(Reply::Unhandled),
-//!         }
+//!     // def on_join(self, room): join_room(room); return room
+//!     async fn on_join(s: Socket, Data(room): Data<String>) -> String {
+//!         s.join(room.as_str());
+//!         room
 //!     }
-//!     async fn on_disconnect(&self, s: &Socket, reason: DisconnectReason) {
+//!     // def on_disconnect(self, reason): ...
+//!     async fn on_disconnect(s: Socket, reason: DisconnectReason) {
 //!         println!("{} left: {reason}", s.id());
 //!     }
 //! }
 //!
+//! impl NamespaceHandler for Chat {
+//!     fn register(ns: &Namespace) {
+//!         ns.on_connect(Self::on_connect)
+//!             .on("join", Self::on_join)
+//!             .on_disconnect(Self::on_disconnect);
+//!     }
+//! }
+//!
 //! let io = SocketIo::builder().build().unwrap();
+//! // socketio.on_namespace(Chat('/chat'))
 //! io.of("/chat").handler(Chat { greeting: "welcome".into() });
 //! ```
 
-use std::future::Future;
+use std::any::Any;
 use std::sync::Arc;
 
-use serde::Serialize;
-
-use crate::errors::{ConnectError, HandlerErrorKind};
-use crate::extract::{Args, Auth, Event};
-use crate::handler::IntoReply;
+use crate::extract::{Context, FromContext};
 use crate::ns::Namespace;
-use crate::protocol::{self, Value};
-use crate::socket::{DisconnectReason, Socket};
 
-/// What [`NamespaceHandler::on_event`] answers.
-#[derive(Debug)]
-pub enum Reply {
-    /// The acknowledgement arguments (sent if the client asked for one).
-    Ack(Vec<Value>),
-    /// This namespace has no handler for the event.
-    Unhandled,
-}
-
-impl Reply {
-    /// Acknowledge with `data` (a tuple is several arguments, `()` none).
-    pub fn ack<T: Serialize + ?Sized>(data: &T) -> EventResult {
-        Ok(Reply::Ack(protocol::to_args(data)?))
-    }
-}
-
-/// The result of [`NamespaceHandler::on_event`]: `?` works on any error, which
-/// then goes to the namespace's error handler.
-pub type EventResult = Result<Reply, Box<dyn std::error::Error + Send + Sync>>;
-
-struct EventOutcome(EventResult);
-
-impl IntoReply for EventOutcome {
-    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
-        match self.0 {
-            Ok(Reply::Ack(args)) => Ok(args),
-            Ok(Reply::Unhandled) => Err(HandlerErrorKind::NoHandler),
-            Err(e) => Err(HandlerErrorKind::Failed(e.to_string())),
-        }
-    }
-}
-
-/// A namespace written as a type: connect, events and disconnect as methods
-/// (Flask-SocketIO's class-based `Namespace`). Register it with
-/// [`Namespace::handler`]; it replaces the namespace's closures for connect,
-/// disconnect and every event (as the catch-all handler; closures registered
-/// with [`Namespace::on`] for a given event still take precedence).
+/// A namespace written as a type (Flask-SocketIO's class-based `Namespace`):
+/// [`NamespaceHandler::register`] registers its handlers, which reach the
+/// object through [`This`]. Register it with [`Namespace::handler`].
 pub trait NamespaceHandler: Send + Sync + 'static {
-    /// A client connects with the CONNECT payload; `Err` refuses it.
-    fn on_connect(
-        &self,
-        socket: &Socket,
-        auth: Option<Value>,
-    ) -> impl Future<Output = Result<(), ConnectError>> + Send {
-        let _ = (socket, auth);
-        async { Ok(()) }
-    }
-
-    /// An event arrived; dispatch on its name.
-    fn on_event(
-        &self,
-        socket: &Socket,
-        event: &str,
-        args: Vec<Value>,
-    ) -> impl Future<Output = EventResult> + Send;
-
-    /// The socket left the namespace (its rooms are still readable).
-    fn on_disconnect(
-        &self,
-        socket: &Socket,
-        reason: DisconnectReason,
-    ) -> impl Future<Output = ()> + Send {
-        let _ = (socket, reason);
-        async {}
-    }
+    /// Registers the type's handlers on `ns` (`ns.on("join", Self::on_join)`, ...).
+    fn register(ns: &Namespace);
 }
 
 impl Namespace {
-    /// Uses a [`NamespaceHandler`] for this namespace.
+    /// Uses a [`NamespaceHandler`] for this namespace: keeps `handler` for
+    /// [`This`] and lets it register its handlers.
     pub fn handler<N: NamespaceHandler>(&self, handler: N) -> &Self {
-        let h = Arc::new(handler);
-        let h1 = h.clone();
-        self.on_connect(move |s: Socket, Auth(auth): Auth<Option<Value>>| {
-            let h = h1.clone();
-            async move { h.on_connect(&s, auth).await }
-        });
-        let h2 = h.clone();
-        self.on_any(
-            move |s: Socket, Event(event): Event, Args(args): Args<Vec<Value>>| {
-                let h = h2.clone();
-                async move { EventOutcome(h.on_event(&s, &event, args).await) }
-            },
-        );
-        self.on_disconnect(move |s: Socket, reason: DisconnectReason| {
-            let h = h.clone();
-            async move { h.on_disconnect(&s, reason).await }
-        });
+        self.handlers()
+            .objects
+            .write()
+            .unwrap()
+            .push(Arc::new(handler) as Arc<dyn Any + Send + Sync>);
+        N::register(self);
         self
+    }
+}
+
+/// The object of the namespace's [`NamespaceHandler`] of type `N` (Python's
+/// `self`), for its handlers. Dereferences to `N`.
+#[derive(Debug)]
+pub struct This<N>(pub Arc<N>);
+
+impl<N> Clone for This<N> {
+    fn clone(&self) -> Self {
+        This(self.0.clone())
+    }
+}
+
+impl<N> std::ops::Deref for This<N> {
+    type Target = N;
+    fn deref(&self) -> &N {
+        &self.0
+    }
+}
+
+impl<N: Send + Sync + 'static> FromContext for This<N> {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        let handlers = ctx.handlers();
+        let all = ctx.io_inner().ok().map(|io| io.all.clone());
+        handlers
+            .iter()
+            .chain(all.iter())
+            .find_map(|h| {
+                h.objects
+                    .read()
+                    .unwrap()
+                    .iter()
+                    .find_map(|o| o.clone().downcast::<N>().ok())
+            })
+            .map(This)
+            .ok_or_else(|| {
+                format!(
+                    "no {} was registered with Namespace::handler for this namespace",
+                    std::any::type_name::<N>()
+                )
+            })
     }
 }

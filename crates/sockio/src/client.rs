@@ -279,8 +279,17 @@ impl SioHandler {
 
         let handlers = ns.handlers.clone();
         let steps: Vec<_> = {
-            let mut v = handlers.middlewares.read().unwrap().clone();
-            v.extend(handlers.connect.read().unwrap().clone());
+            let all = &self.io.all;
+            let mut v = all.middlewares.read().unwrap().clone();
+            v.extend(handlers.middlewares.read().unwrap().iter().cloned());
+            v.extend(
+                handlers
+                    .connect
+                    .read()
+                    .unwrap()
+                    .clone()
+                    .or_else(|| all.connect.read().unwrap().clone()),
+            );
             v
         };
         let io = self.io.clone();
@@ -342,36 +351,22 @@ impl SioHandler {
             Some(Value::String(s)) => s,
             _ => String::new(),
         };
-        let handlers = &socket.0.ns.handlers;
-        let handler = handlers
-            .events
-            .read()
-            .unwrap()
-            .get(event.as_str())
-            .cloned()
-            .or_else(|| handlers.any.read().unwrap().clone());
-        let Some(handler) = handler else {
-            if ack_id.is_none() {
-                tracing::debug!(sid = %socket.id(), %event, "no handler for event");
-                return;
-            }
-            let done = Completion {
-                socket: socket.clone(),
-                event,
-                ack_id,
-                for_error_handler: false,
-            };
-            let job = done.finish(Err(HandlerErrorKind::NoHandler));
-            socket.run_job(Box::pin(job), self.io.config.ordered_handlers);
+        let Some(handler) = crate::ns::event_handler(&socket.0.ns.handlers, &self.io.all, &event)
+        else {
+            // As Node and python-socketio: no answer (the client's ack, if it
+            // asked for one, times out).
+            tracing::debug!(sid = %socket.id(), %event, "no handler for event: ignored");
             return;
         };
         let mut ctx = Context::new(socket.clone());
         ctx.args = args;
         ctx.event = Some(event);
+        ctx.ack_id = ack_id;
         let done = Completion {
             socket: socket.clone(),
             event: String::new(),
             ack_id,
+            ack_claim: None,
             for_error_handler: false,
         };
         let started = handler(&mut ctx, done);
@@ -392,9 +387,9 @@ impl Completion {
         let s = &self.socket;
         let kind = match result {
             Ok(args) => {
-                if let Some(id) = self.ack_id {
-                    let _ =
-                        s.send_packet(&Packet::ack(crate::util::wire_nsp(s.namespace()), args, id));
+                // A handler that took the AckSender answers through it.
+                if let (Some(id), None) = (self.ack_id, &self.ack_claim) {
+                    let _ = s.send_ack(id, args);
                 }
                 return;
             }
@@ -408,34 +403,29 @@ impl Completion {
             tracing::error!(sid = %s.id(), "error handler failed: {err}");
             return;
         }
-        let wants_ack = self.ack_id.is_some();
-        if matches!(err.kind, HandlerErrorKind::NoHandler) && !wants_ack {
-            tracing::debug!(sid = %s.id(), event = %err.event, "no handler for event");
-            return;
-        }
+        // The error handler's value is the ack, unless the handler already
+        // sent it through its AckSender (from now on, that one is refused).
+        let ack_id = match &self.ack_claim {
+            Some(claim) if claim.swap(true, std::sync::atomic::Ordering::AcqRel) => None,
+            _ => self.ack_id,
+        };
         let io = s.io_inner();
-        let h =
-            s.0.ns
-                .handlers
-                .error
-                .read()
-                .unwrap()
-                .clone()
-                .or_else(|| io.default_error.read().unwrap().clone());
+        let h = crate::ns::error_handler(&s.0.ns.handlers, &io);
         let Some(h) = h else {
             tracing::warn!(sid = %s.id(), ns = %s.namespace(), "event handler failed: {err}");
-            if let Some(id) = self.ack_id {
-                let args = vec![crate::value!({"error": err.message()})];
-                let _ = s.send_packet(&Packet::ack(crate::util::wire_nsp(s.namespace()), args, id));
+            if let Some(id) = ack_id {
+                let _ = s.send_ack(id, vec![crate::value!({"error": err.message()})]);
             }
             return;
         };
         let mut ctx = Context::new(s.clone());
         ctx.event = Some(err.event.clone());
+        ctx.ack_id = ack_id;
         let done = Completion {
             socket: s.clone(),
             event: err.event.clone(),
-            ack_id: self.ack_id,
+            ack_id,
+            ack_claim: None,
             for_error_handler: true,
         };
         let msg = err.message();

@@ -16,6 +16,10 @@ pub enum EmitError {
     /// deliver it to its handlers. Pick another name.
     #[error("`{0}` is a reserved event name; pick another name")]
     ReservedEvent(String),
+    /// The acknowledgement was already sent (by the error handler, after the
+    /// handler failed).
+    #[error("the acknowledgement was already sent")]
+    AlreadyAcknowledged,
     /// The cluster adapter failed to publish the packet (local sockets were still served).
     #[error("adapter error: {0}")]
     Adapter(#[from] AdapterError),
@@ -98,8 +102,61 @@ impl std::fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
+/// `?` on an emit in a connect handler refuses the connection with the
+/// error's text.
+impl From<EmitError> for ConnectError {
+    fn from(e: EmitError) -> Self {
+        ConnectError::new(e.to_string())
+    }
+}
+
+impl From<AckError> for ConnectError {
+    fn from(e: AckError) -> Self {
+        ConnectError::new(e.to_string())
+    }
+}
+
+impl From<AdapterError> for ConnectError {
+    fn from(e: AdapterError) -> Self {
+        ConnectError::new(e.to_string())
+    }
+}
+
+impl From<ProtocolError> for ConnectError {
+    fn from(e: ProtocolError) -> Self {
+        ConnectError::new(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for ConnectError {
+    fn from(e: std::io::Error) -> Self {
+        ConnectError::new(e.to_string())
+    }
+}
+
 /// What went wrong in an event handler; given to the error handlers
-/// ([`crate::Namespace::on_error`], [`crate::SocketIoBuilder::on_error`]).
+/// ([`crate::Namespace::on_error`], [`crate::SocketIo::on_error_default`]).
+///
+/// The error a handler returned is kept as it was: an error handler can
+/// tell its type, as Flask-SocketIO's `isinstance(e, ...)`:
+///
+/// ```
+/// use sockio::{Data, HandlerError, Value, value};
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("room {0} is full")]
+/// struct RoomFull(String);
+/// # fn f(io: &sockio::SocketIo) {
+/// io.on("join", |Data(room): Data<String>| async move {
+///     Err::<(), _>(RoomFull(room))
+/// });
+/// io.on_error_default(|e: HandlerError| async move {
+///     match e.downcast_ref::<RoomFull>() {
+///         Some(full) => value!({"error": "full", "room": full.0}),
+///         None => value!({"error": e.to_string()}),
+///     }
+/// });
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct HandlerError {
     /// The event being handled.
@@ -113,12 +170,10 @@ pub struct HandlerError {
 pub enum HandlerErrorKind {
     /// The event's arguments did not decode into the handler's types.
     BadArguments(String),
-    /// The handler returned an error.
-    Failed(String),
+    /// The handler returned an error (kept, for [`HandlerError::downcast_ref`]).
+    Failed(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>),
     /// The handler panicked.
     Panicked(String),
-    /// No handler is registered for the event (only reported when the client asked for an ack).
-    NoHandler,
 }
 
 impl HandlerError {
@@ -128,9 +183,16 @@ impl HandlerError {
             HandlerErrorKind::BadArguments(m) => {
                 format!("invalid arguments for event `{}`: {m}", self.event)
             }
-            HandlerErrorKind::Failed(m) => m.clone(),
+            HandlerErrorKind::Failed(e) => e.to_string(),
             HandlerErrorKind::Panicked(m) => format!("handler for `{}` panicked: {m}", self.event),
-            HandlerErrorKind::NoHandler => format!("no handler for event `{}`", self.event),
+        }
+    }
+
+    /// The error the handler returned, if it returned one of type `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match &self.kind {
+            HandlerErrorKind::Failed(e) => e.downcast_ref::<E>(),
+            _ => None,
         }
     }
 }
@@ -141,7 +203,14 @@ impl std::fmt::Display for HandlerError {
     }
 }
 
-impl std::error::Error for HandlerError {}
+impl std::error::Error for HandlerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            HandlerErrorKind::Failed(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
 
 /// An invalid server option.
 #[derive(Debug, thiserror::Error)]

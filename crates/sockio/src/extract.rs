@@ -24,7 +24,11 @@
 //! # }
 //! ```
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::errors::HandlerError;
 use crate::protocol::{self, Value};
@@ -38,12 +42,18 @@ pub struct Context {
     pub(crate) socket: Option<Socket>,
     /// The server, when there is no socket to reach it through.
     pub(crate) io: Option<std::sync::Arc<crate::io::IoInner>>,
+    /// The namespace's handlers, when there is no socket (server-side events).
+    pub(crate) ns_handlers: Option<Arc<crate::ns::Handlers>>,
     pub(crate) event: Option<String>,
     pub(crate) args: Vec<Value>,
     pub(crate) cursor: usize,
     pub(crate) auth: Option<Value>,
     pub(crate) reason: Option<DisconnectReason>,
     pub(crate) error: Option<HandlerError>,
+    /// The ack id of the event being handled.
+    pub(crate) ack_id: Option<u64>,
+    /// Set when a handler takes the [`AckSender`].
+    pub(crate) ack_claim: Option<Arc<AtomicBool>>,
 }
 
 impl Context {
@@ -51,12 +61,15 @@ impl Context {
         Context {
             socket: Some(socket),
             io: None,
+            ns_handlers: None,
             event: None,
             args: Vec::new(),
             cursor: 0,
             auth: None,
             reason: None,
             error: None,
+            ack_id: None,
+            ack_claim: None,
         }
     }
 
@@ -65,16 +78,27 @@ impl Context {
         Context {
             socket: None,
             io: Some(io),
+            ns_handlers: None,
             event: None,
             args: Vec::new(),
             cursor: 0,
             auth: None,
             reason: None,
             error: None,
+            ack_id: None,
+            ack_claim: None,
         }
     }
 
-    fn io_inner(&self) -> Result<std::sync::Arc<crate::io::IoInner>, String> {
+    /// The handlers of the namespace in play.
+    pub(crate) fn handlers(&self) -> Option<Arc<crate::ns::Handlers>> {
+        match &self.socket {
+            Some(s) => Some(s.0.ns.handlers.clone()),
+            None => self.ns_handlers.clone(),
+        }
+    }
+
+    pub(crate) fn io_inner(&self) -> Result<std::sync::Arc<crate::io::IoInner>, String> {
         match (&self.socket, &self.io) {
             (Some(s), _) => Ok(s.io_inner()),
             (None, Some(io)) => Ok(io.clone()),
@@ -178,6 +202,77 @@ impl<T: DeserializeOwned + Send + 'static> FromContext for Args<T> {
         protocol::from_value(Value::Array(slot.take().unwrap_or_default()))
             .map(Args)
             .map_err(|e| format!("arguments: {e}"))
+    }
+}
+
+/// The acknowledgement of the event being handled, to send when the handler
+/// likes (Node's ack callback): move it into a task, send it after a
+/// database call, or never. A handler that takes it is not acknowledged by
+/// its return value. If the handler fails before sending it, the error
+/// handler's return value is the ack, as for other handlers.
+///
+/// ```
+/// use std::time::Duration;
+/// use sockio::{AckSender, Data};
+/// # fn f(io: &sockio::SocketIo) {
+/// // client: socket.emit("slow-add", 2, 3, (sum) => ...)
+/// io.on("slow-add", |Data(a): Data<i64>, Data(b): Data<i64>, ack: AckSender| async move {
+///     tokio::spawn(async move {
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///         let _ = ack.send(&(a + b));
+///     });
+/// });
+/// # }
+/// ```
+#[must_use = "the client waits for this acknowledgement: send it, or drop it on purpose"]
+pub struct AckSender {
+    socket: Option<Socket>,
+    id: Option<u64>,
+    claim: Arc<AtomicBool>,
+}
+
+impl AckSender {
+    /// Whether the client asked for an acknowledgement (when it did not,
+    /// [`AckSender::send`] does nothing).
+    pub fn wanted(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// Sends the acknowledgement with `data` as its arguments (a tuple is
+    /// several arguments, `()` none), once.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError::Disconnected`](crate::EmitError::Disconnected) when the
+    /// socket is gone, [`EmitError::Serialize`](crate::EmitError::Serialize)
+    /// when `data` does not serialize, [`EmitError::AlreadyAcknowledged`](crate::EmitError::AlreadyAcknowledged)
+    /// when the error handler already answered.
+    pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), crate::EmitError> {
+        let (Some(socket), Some(id)) = (&self.socket, self.id) else {
+            return Ok(());
+        };
+        let args = protocol::to_args(data)?;
+        if self.claim.swap(true, Ordering::AcqRel) {
+            return Err(crate::EmitError::AlreadyAcknowledged);
+        }
+        socket.send_ack(id, args)
+    }
+}
+
+impl std::fmt::Debug for AckSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckSender").field("id", &self.id).finish()
+    }
+}
+
+impl FromContext for AckSender {
+    fn from_context(ctx: &mut Context) -> Result<Self, String> {
+        let claim = ctx.ack_claim.get_or_insert_with(Default::default).clone();
+        Ok(AckSender {
+            socket: ctx.socket.clone(),
+            id: ctx.ack_id,
+            claim,
+        })
     }
 }
 

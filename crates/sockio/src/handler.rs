@@ -64,23 +64,30 @@ impl_handler!(T1, T2, T3, T4, T5, T6, T7);
 impl_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
 
 /// What an event handler returns: its acknowledgement arguments, or a failure
-/// that goes to the error handler.
+/// that goes to the error handler. The rules are Flask-SocketIO's (a Python
+/// handler's return value):
 ///
-/// - `()` acknowledges with no arguments (`43<id>[]`), as Flask-SocketIO does
-///   when a handler returns `None`;
-/// - [`Ack`]`(value)` acknowledges with `value`; a tuple inside is several
-///   arguments;
-/// - a tuple of serializable values is several arguments;
-/// - [`Value`], `serde_json::Value`, strings, numbers and `bool` are one argument;
-/// - `Result<T, E>` is `T`'s reply, or `E` (any `Display`) for the error handler.
+/// | returned | acknowledged with | Python |
+/// |---|---|---|
+/// | `()`, `None`, [`Value::Null`] | no arguments (`43<id>[]`) | `return` / `return None` |
+/// | `Some(x)` | what `x` gives | |
+/// | a tuple `(a, b)` | two arguments | `return a, b` |
+/// | a string, number, `bool`, [`Value`], [`crate::SocketId`], `Vec<T>`, a map | one argument (a `Vec` is one array) | `return x` |
+/// | [`Ack`]`(x)` for any `Serialize` `x` | one argument (several for a tuple) | |
+/// | [`crate::Args`]`(vec)` | one argument per element | |
+/// | `Result<T, E>` | `T`'s rule, or `E` to the error handler | `raise` |
+///
+/// To send `null` itself as the one argument, return `Ack((Value::Null,))`.
+/// A handler that takes the [`crate::AckSender`] acknowledges through it,
+/// not by its return value.
 pub trait IntoReply {
     /// The acknowledgement arguments, or why the handler failed.
     fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind>;
 }
 
 /// Wraps a handler's result that should be sent as the acknowledgement,
-/// following Flask-SocketIO's rule: a tuple is several arguments, `()` none,
-/// anything else one argument.
+/// following Flask-SocketIO's rule: a tuple is several arguments, `()` and
+/// `None` none, anything else one argument.
 ///
 /// ```
 /// use sockio::{Ack, Data, Socket};
@@ -93,6 +100,10 @@ pub trait IntoReply {
 #[derive(Debug, Clone)]
 pub struct Ack<T>(pub T);
 
+fn serialize_failed(e: protocol::ProtocolError) -> HandlerErrorKind {
+    HandlerErrorKind::Failed(Arc::new(e))
+}
+
 impl IntoReply for () {
     fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
         Ok(Vec::new())
@@ -101,30 +112,55 @@ impl IntoReply for () {
 
 impl<T: Serialize> IntoReply for Ack<T> {
     fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
-        protocol::to_args(&self.0).map_err(|e| HandlerErrorKind::Failed(e.to_string()))
+        protocol::to_args(&self.0).map_err(serialize_failed)
     }
 }
 
-impl<T: IntoReply, E: std::fmt::Display> IntoReply for Result<T, E> {
+impl<T: Serialize + 'static> IntoReply for crate::Args<Vec<T>> {
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        // `Args<Vec<Value>>` (an echo) moves its values, no conversion.
+        let mut slot = Some(self.0);
+        if let Some(v) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Vec<Value>>>()
+        {
+            return Ok(v.take().unwrap_or_default());
+        }
+        slot.unwrap_or_default()
+            .iter()
+            .map(protocol::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(serialize_failed)
+    }
+}
+
+impl<T: IntoReply> IntoReply for Option<T> {
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        match self {
+            Some(t) => t.into_reply(),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The error side of a handler's `Result`: anything that converts into a
+/// boxed error (every `std::error::Error`, `String`, `&str`, `anyhow::Error`).
+/// The error handler can downcast it ([`crate::HandlerError::downcast_ref`]).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl<T: IntoReply, E: Into<BoxError>> IntoReply for Result<T, E> {
     fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
         match self {
             Ok(t) => t.into_reply(),
-            Err(e) => Err(HandlerErrorKind::Failed(e.to_string())),
+            Err(e) => Err(HandlerErrorKind::Failed(Arc::from(e.into()))),
         }
     }
 }
 
 impl IntoReply for Value {
     fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
-        Ok(vec![self])
-    }
-}
-
-impl IntoReply for Vec<Value> {
-    /// A `Vec<Value>` is the argument list itself (so an echo handler can
-    /// return what [`crate::Args`] gave it).
-    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
-        Ok(self)
+        Ok(match self {
+            Value::Null => Vec::new(),
+            v => vec![v],
+        })
     }
 }
 
@@ -132,25 +168,59 @@ macro_rules! reply_one {
     ($($t:ty),*) => {$(
         impl IntoReply for $t {
             fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
-                protocol::to_value(&self)
-                    .map(|v| vec![v])
-                    .map_err(|e| HandlerErrorKind::Failed(e.to_string()))
+                Ok(vec![Value::from(self)])
             }
         }
     )*};
 }
 reply_one!(
-    serde_json::Value,
     String,
     &'static str,
     bool,
+    char,
+    i8,
+    i16,
     i32,
     i64,
+    isize,
+    u8,
+    u16,
     u32,
     u64,
     usize,
-    f64
+    f32,
+    f64,
+    bytes::Bytes,
+    crate::value::Map,
+    crate::SocketId,
+    serde_json::Value
 );
+
+impl<T: Serialize> IntoReply for Vec<T> {
+    /// One argument: the array (Python's `return [1, 2]`). Return
+    /// [`crate::Args`]`(vec)` for one argument per element.
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        protocol::to_value(&self)
+            .map(|v| vec![v])
+            .map_err(serialize_failed)
+    }
+}
+
+impl<K: Serialize, V: Serialize, S> IntoReply for std::collections::HashMap<K, V, S> {
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        protocol::to_value(&self)
+            .map(|v| vec![v])
+            .map_err(serialize_failed)
+    }
+}
+
+impl<K: Serialize, V: Serialize> IntoReply for std::collections::BTreeMap<K, V> {
+    fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
+        protocol::to_value(&self)
+            .map(|v| vec![v])
+            .map_err(serialize_failed)
+    }
+}
 
 macro_rules! reply_tuple {
     ($($t:ident),+) => {
@@ -158,15 +228,17 @@ macro_rules! reply_tuple {
         impl<$($t: Serialize),+> IntoReply for ($($t,)+) {
             fn into_reply(self) -> Result<Vec<Value>, HandlerErrorKind> {
                 let ($($t,)+) = self;
-                Ok(vec![$(protocol::to_value(&$t).map_err(|e| HandlerErrorKind::Failed(e.to_string()))?,)+])
+                Ok(vec![$(protocol::to_value(&$t).map_err(serialize_failed)?,)+])
             }
         }
     };
 }
+reply_tuple!(A);
 reply_tuple!(A, B);
 reply_tuple!(A, B, C);
 reply_tuple!(A, B, C, D);
 reply_tuple!(A, B, C, D, E);
+reply_tuple!(A, B, C, D, E, F);
 
 /// What a connect handler or middleware returns: accept or refuse.
 ///
@@ -230,6 +302,9 @@ pub(crate) struct Completion {
     pub socket: crate::Socket,
     pub event: String,
     pub ack_id: Option<u64>,
+    /// Set when the handler took the [`crate::AckSender`]: its return value
+    /// is not the ack, and whoever claims this first sends the one ack.
+    pub ack_claim: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// This completes an error handler (whose failure is only logged).
     pub for_error_handler: bool,
 }
@@ -256,6 +331,7 @@ where
         let called = h.call(ctx);
         // Extraction is over: the event name moves to the completion, uncopied.
         done.event = ctx.event.take().unwrap_or_default();
+        done.ack_claim = ctx.ack_claim.take();
         let fut = match called {
             Ok(fut) => fut,
             Err(e) => return Err((e, done)),

@@ -63,7 +63,9 @@ pub(crate) struct IoInner {
     pub dynamic: RwLock<Vec<DynamicNs>>,
     pub state: http::Extensions,
     pub adapter_factory: Box<dyn AdapterFactory>,
-    pub default_error: RwLock<Option<crate::handler::ErasedEvent>>,
+    /// Handlers for every namespace ([`SocketIo::all_namespaces`]): used
+    /// where a namespace has none of its own.
+    pub all: Arc<Handlers>,
     pub engine: RwLock<Option<Weak<Engine<SioHandler>>>>,
     /// Connections that have not joined a namespace yet, oldest first.
     pub connect_deadlines: std::sync::Mutex<ConnectDeadlines>,
@@ -383,7 +385,7 @@ impl SocketIoBuilder {
             dynamic: RwLock::default(),
             state: self.state,
             adapter_factory: self.adapter,
-            default_error: RwLock::default(),
+            all: Arc::default(),
             engine: RwLock::default(),
             connect_deadlines: Default::default(),
         });
@@ -467,10 +469,81 @@ impl SocketIo {
         }
     }
 
-    /// A catch-all namespace: any namespace a client asks for is accepted
-    /// with these handlers (Flask-SocketIO's `namespace='*'`).
-    pub fn of_any(&self) -> Namespace {
-        self.of_dynamic(|_| true)
+    /// Handlers for every namespace (Flask-SocketIO's `namespace='*'`):
+    /// an event, connect, disconnect or error handler registered here runs
+    /// in any namespace that has none of its own for it (registered,
+    /// dynamic, or created later); middlewares registered here run before
+    /// each namespace's own. Emitting from it reaches every namespace.
+    ///
+    /// It does not make new namespace names connectable: add
+    /// `io.of_dynamic(|_| true)` to accept any name a client asks for.
+    ///
+    /// ```
+    /// use sockio::{Socket, SocketIo};
+    /// let io = SocketIo::builder().build().unwrap();
+    /// // @socketio.on('ping', namespace='*')
+    /// io.all_namespaces().on("ping", |s: Socket| async move { s.namespace().to_owned() });
+    /// io.of("/chat"); // `/chat` answers `ping` too
+    /// ```
+    pub fn all_namespaces(&self) -> Namespace {
+        Namespace {
+            kind: NsKind::All {
+                handlers: self.inner.all.clone(),
+                io: Arc::downgrade(&self.inner),
+            },
+        }
+    }
+
+    /// The namespace `name` if it exists (registered with [`SocketIo::of`],
+    /// or a dynamic namespace's child a client created); unlike `of`, never
+    /// creates it.
+    pub fn get_namespace(&self, name: &str) -> Option<Namespace> {
+        let name = normalize_ns(name);
+        let ns = self
+            .inner
+            .namespaces
+            .read()
+            .unwrap()
+            .get(name.as_str())
+            .cloned()?;
+        Some(Namespace {
+            kind: NsKind::Static(ns),
+        })
+    }
+
+    /// The names of the namespaces that exist now.
+    pub fn namespace_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .inner
+            .namespaces
+            .read()
+            .unwrap()
+            .keys()
+            .map(|k| k.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Catch-all event handler of `/` (see [`Namespace::on_any`]).
+    pub fn on_any<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        self.of("/").on_any(handler);
+        self
+    }
+
+    /// Error handler of `/` (Flask-SocketIO's `@socketio.on_error()`; see
+    /// [`Namespace::on_error`]).
+    pub fn on_error<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: IntoReply,
+    {
+        self.of("/").on_error(handler);
+        self
     }
 
     /// Handles `event` on the `/` namespace (Flask-SocketIO's `@socketio.on`).
@@ -543,14 +616,15 @@ impl SocketIo {
     }
 
     /// The default error handler, for namespaces without their own
-    /// (Flask-SocketIO's `@socketio.on_error_default`). Without one, a failure
-    /// is logged and a client that asked for an ack gets `{"error": message}`.
+    /// (Flask-SocketIO's `@socketio.on_error_default`; the same as
+    /// `io.all_namespaces().on_error(..)`). Without one, a failure is logged
+    /// and a client that asked for an ack gets `{"error": message}`.
     pub fn on_error_default<H, T>(&self, handler: H) -> &Self
     where
         H: Handler<T>,
         H::Output: IntoReply,
     {
-        *self.inner.default_error.write().unwrap() = Some(crate::handler::erase_event(handler));
+        self.all_namespaces().on_error(handler);
         self
     }
 

@@ -44,20 +44,28 @@ mod util;
 pub mod value;
 
 pub use adapter::{Adapter, LocalAdapter, Room, SessionState};
-pub use class_ns::{EventResult, NamespaceHandler, Reply};
+pub use class_ns::{NamespaceHandler, This};
 pub use client::{ConnData, SioHandler};
 pub use errors::{
     AckError, AdapterError, ConfigError, ConnectError, EmitError, HandlerError, HandlerErrorKind,
 };
-pub use extract::{Args, Auth, Data, Event, State};
-pub use handler::{Ack, IntoConnect, IntoReply};
+pub use extract::{AckSender, Args, Auth, Data, Event, State};
+pub use handler::{Ack, BoxError, IntoConnect, IntoReply};
 pub use io::{Parser, SioConfig, SocketIo, SocketIoBuilder};
 pub use ns::Namespace;
 pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms};
 pub use serve::{serve, serve_listener, Serve};
 pub use session::Session;
 pub use socket::{DisconnectReason, Handshake, Socket, SocketEmitter, SocketId};
-pub use sockio_engine::{Cors, TransportKind};
+pub use sockio_engine::{
+    CookieConfig, Cors, EngineConfig, EngineConfigBuilder, SameSite, TransportKind,
+};
+
+/// The `http` crate sockio is built on (headers, `Request` parts).
+pub use http;
+
+/// The `bytes` crate: binary arguments are [`bytes::Bytes`].
+pub use bytes;
 pub use test_client::{Received, TestClient, TestClientBuilder, TestClientError};
 pub use value::Value;
 

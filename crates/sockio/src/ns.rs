@@ -27,6 +27,28 @@ pub(crate) struct Handlers {
     pub error: RwLock<Option<ErasedEvent>>,
     /// Events other nodes send with `server_side_emit`.
     pub server_events: RwLock<HashMap<Box<str>, ErasedServerEvent>>,
+    /// [`crate::NamespaceHandler`] objects, for [`crate::This`].
+    pub objects: RwLock<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
+}
+
+/// The handler for `event`: the namespace's own, else the one for every
+/// namespace, else the namespace's catch-all, else the catch-all for every
+/// namespace.
+pub(crate) fn event_handler(ns: &Handlers, all: &Handlers, event: &str) -> Option<ErasedEvent> {
+    if let Some(h) = ns.events.read().unwrap().get(event) {
+        return Some(h.clone());
+    }
+    if let Some(h) = all.events.read().unwrap().get(event) {
+        return Some(h.clone());
+    }
+    let any = ns.any.read().unwrap().clone();
+    any.or_else(|| all.any.read().unwrap().clone())
+}
+
+/// The error handler: the namespace's own, else the default one.
+pub(crate) fn error_handler(ns: &Handlers, io: &IoInner) -> Option<ErasedEvent> {
+    let h = ns.error.read().unwrap().clone();
+    h.or_else(|| io.all.error.read().unwrap().clone())
 }
 
 pub(crate) struct NsInner {
@@ -220,13 +242,18 @@ pub(crate) enum NsKind {
         io: Weak<IoInner>,
         id: usize,
     },
+    /// Every namespace ([`crate::SocketIo::all_namespaces`]): fallback handlers.
+    All {
+        handlers: Arc<Handlers>,
+        io: Weak<IoInner>,
+    },
 }
 
 impl Namespace {
-    fn handlers(&self) -> &Arc<Handlers> {
+    pub(crate) fn handlers(&self) -> &Arc<Handlers> {
         match &self.kind {
             NsKind::Static(ns) => &ns.handlers,
-            NsKind::Dynamic { handlers, .. } => handlers,
+            NsKind::Dynamic { handlers, .. } | NsKind::All { handlers, .. } => handlers,
         }
     }
 
@@ -235,6 +262,7 @@ impl Namespace {
         match &self.kind {
             NsKind::Static(ns) => ns.name.to_string(),
             NsKind::Dynamic { id, .. } => format!("<dynamic namespace #{id}>"),
+            NsKind::All { .. } => "*".to_owned(),
         }
     }
 
@@ -395,6 +423,13 @@ impl Namespace {
                     .unwrap_or_default();
                 BroadcastOperator::new(children, None)
             }
+            NsKind::All { io, .. } => {
+                let all = io
+                    .upgrade()
+                    .map(|io| io.namespaces.read().unwrap().values().cloned().collect())
+                    .unwrap_or_default();
+                BroadcastOperator::new(all, None)
+            }
         }
     }
 
@@ -444,7 +479,7 @@ impl Namespace {
     pub fn sockets(&self) -> Vec<Socket> {
         match &self.kind {
             NsKind::Static(ns) => ns.sockets.read().unwrap().values().cloned().collect(),
-            NsKind::Dynamic { .. } => self
+            NsKind::Dynamic { .. } | NsKind::All { .. } => self
                 .operator()
                 .namespaces()
                 .iter()

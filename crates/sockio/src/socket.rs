@@ -357,6 +357,15 @@ impl Socket {
         }
     }
 
+    /// Sends the acknowledgement `id` with `args`.
+    pub(crate) fn send_ack(&self, id: u64, args: Vec<Value>) -> Result<(), EmitError> {
+        self.send_packet(&Packet::ack(
+            crate::util::wire_nsp(self.namespace()),
+            args,
+            id,
+        ))
+    }
+
     pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
         self.send_packet_with(packet, false)
     }
@@ -432,16 +441,22 @@ impl Socket {
         }
     }
 
-    /// Emits and returns the client's first acknowledgement argument as `R`
-    /// (Flask-SocketIO's `call`).
+    /// Emits and returns the client's acknowledgement as `R` (Flask-SocketIO's
+    /// `call`): with one argument, that argument; with several, all of them
+    /// (a tuple `call::<(A, B)>`); with none, `null` (`()` or an `Option`).
+    ///
+    /// ```
+    /// # async fn f(s: sockio::Socket) -> Result<(), sockio::AckError> {
+    /// // client: socket.on("ask", (q, cb) => cb("yes", 42))
+    /// let (answer, n): (String, u32) = s.call("ask", "ready?").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn call<R: DeserializeOwned, T: Serialize + ?Sized>(
         &self,
         event: &str,
         data: &T,
     ) -> Result<R, AckError> {
-        let args = self.emit_with_ack(event, data).await?;
-        protocol::from_value(args.into_iter().next().unwrap_or(Value::Null))
-            .map_err(AckError::Decode)
+        ack_into(self.emit_with_ack(event, data).await?)
     }
 
     /// Emit options for this socket only: a timeout for acknowledgements.
@@ -658,7 +673,19 @@ impl Socket {
             return;
         }
         self.0.pending.lock().unwrap().clear();
-        let handler = self.0.ns.handlers.disconnect.read().unwrap().clone();
+        let handler = self
+            .0
+            .ns
+            .handlers
+            .disconnect
+            .read()
+            .unwrap()
+            .clone()
+            .or_else(|| {
+                let io = self.0.ns.io.upgrade()?;
+                let h = io.all.disconnect.read().unwrap().clone();
+                h
+            });
         let s = self.clone();
         let finish = move || {
             s.leave_all();
@@ -756,6 +783,16 @@ impl Socket {
     }
 }
 
+/// An acknowledgement as `R`: its one argument, or all of them as a sequence.
+pub(crate) fn ack_into<R: DeserializeOwned>(mut args: Vec<Value>) -> Result<R, AckError> {
+    let v = match args.len() {
+        0 => Value::Null,
+        1 => args.pop().unwrap_or_default(),
+        _ => Value::Array(args),
+    };
+    protocol::from_value(v).map_err(AckError::Decode)
+}
+
 /// Polls a job once; returns it if it is not finished.
 fn poll_once(mut job: BoxFuture<()>) -> Option<BoxFuture<()>> {
     let mut cx = TaskContext::from_waker(std::task::Waker::noop());
@@ -827,14 +864,12 @@ impl SocketEmitter<'_> {
         self.socket.emit_with_ack_timeout(event, data, t).await
     }
 
-    /// Emits and returns the first acknowledgement argument as `R`.
+    /// Emits and returns the acknowledgement as `R` (see [`Socket::call`]).
     pub async fn call<R: DeserializeOwned, T: Serialize + ?Sized>(
         &self,
         event: &str,
         data: &T,
     ) -> Result<R, AckError> {
-        let args = self.emit_with_ack(event, data).await?;
-        protocol::from_value(args.into_iter().next().unwrap_or(Value::Null))
-            .map_err(AckError::Decode)
+        ack_into(self.emit_with_ack(event, data).await?)
     }
 }

@@ -433,6 +433,19 @@ impl TestClient {
             .await
     }
 
+    /// Emits on the first namespace and waits at most `wait` for the
+    /// acknowledgement ([`TestClientError::Timeout`] when none comes: the
+    /// server sends none for an event without a handler).
+    pub async fn emit_with_ack_timeout<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        wait: Duration,
+    ) -> Result<Vec<Value>, TestClientError> {
+        let ns = self.namespace.clone();
+        self.ack_request(&ns, event, data, wait).await
+    }
+
     /// Emits on namespace `ns` and waits for the acknowledgement.
     pub async fn emit_with_ack_in<T: Serialize + ?Sized>(
         &self,
@@ -440,12 +453,26 @@ impl TestClient {
         event: &str,
         data: &T,
     ) -> Result<Vec<Value>, TestClientError> {
+        self.ack_request(ns, event, data, DEFAULT_WAIT).await
+    }
+
+    async fn ack_request<T: Serialize + ?Sized>(
+        &self,
+        ns: &str,
+        event: &str,
+        data: &T,
+        wait: Duration,
+    ) -> Result<Vec<Value>, TestClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.shared.acks.lock().unwrap().insert(id, tx);
         let args = protocol::to_args(data)?;
         self.send(&Packet::event(ns, event, args, Some(id)))?;
-        match tokio::time::timeout(DEFAULT_WAIT, rx).await {
+        let answer = tokio::time::timeout(wait, rx).await;
+        if answer.is_err() {
+            self.shared.acks.lock().unwrap().remove(&id);
+        }
+        match answer {
             Err(_) => Err(TestClientError::Timeout),
             Ok(Err(_)) => Err(TestClientError::Closed),
             Ok(Ok(args)) => Ok(args),

@@ -22,7 +22,7 @@ pub fn interop_handlers(io: &SocketIo) {
                 .await
                 .map_err(|e| ConnectError::new(e.to_string()))
         });
-        ns.on("echo", |Args(args): Args<Vec<Value>>| async move { args });
+        ns.on("echo", |a: Args<Vec<Value>>| async move { a });
         ns.on(
             "echo-emit",
             |s: Socket, Args(args): Args<Vec<Value>>| async move {
@@ -57,8 +57,8 @@ pub fn interop_handlers(io: &SocketIo) {
                     .emit_with_ack("ack-request", &Args(args))
                     .await
                 {
-                    Ok(answer) => answer,
-                    Err(_) => vec![Value::from("timeout")],
+                    Ok(answer) => Args(answer),
+                    Err(_) => Args(vec![Value::from("timeout")]),
                 }
             },
         );
@@ -82,9 +82,6 @@ pub fn conformance_handlers(io: &SocketIo) {
                 s.emit("message-back", &Args(args)).await
             },
         );
-        ns.on(
-            "message-with-ack",
-            |Args(args): Args<Vec<Value>>| async move { args },
-        );
+        ns.on("message-with-ack", |a: Args<Vec<Value>>| async move { a });
     }
 }

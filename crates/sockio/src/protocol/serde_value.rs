@@ -32,8 +32,8 @@ pub fn to_value<T: Serialize + ?Sized>(data: &T) -> Result<Value, ProtocolError>
 }
 
 /// Converts the data given to an emit into its list of arguments, with
-/// Flask-SocketIO's rule: a tuple is several arguments, `()` is none, anything
-/// else is one argument.
+/// Flask-SocketIO's rule: a tuple is several arguments, `()`, `None` and
+/// `null` are none, anything else is one argument.
 ///
 /// Serde cannot tell a fixed-size array (`[T; N]`) from a tuple: it counts as
 /// several arguments too. Pass a `Vec` or a slice to send one list.
@@ -48,6 +48,8 @@ pub fn to_value<T: Serialize + ?Sized>(data: &T) -> Result<Value, ProtocolError>
 /// assert_eq!(to_args(&(1, "a")).unwrap(), vec![Value::from(1), Value::from("a")]);
 /// assert_eq!(to_args(&vec![1, 2]).unwrap(), vec![Value::Array(vec![Value::from(1), Value::from(2)])]);
 /// assert_eq!(to_args("text").unwrap(), vec![Value::from("text")]);
+/// assert!(to_args(&None::<u8>).unwrap().is_empty());
+/// assert_eq!(to_args(&(None::<u8>,)).unwrap(), vec![Value::Null]);
 /// ```
 pub fn to_args<T: Serialize + ?Sized>(data: &T) -> Result<Vec<Value>, ProtocolError> {
     data.serialize(ArgsSerializer)
@@ -407,11 +409,13 @@ impl ser::Serializer for ArgsSerializer {
         serialize_char(v: char);
         serialize_str(v: &str);
         serialize_bytes(v: &[u8]);
-        serialize_none();
         serialize_unit_struct(name: &'static str);
         serialize_unit_variant(name: &'static str, index: u32, variant: &'static str);
     }
 
+    fn serialize_none(self) -> Result<Vec<Value>, ProtocolError> {
+        Ok(Vec::new())
+    }
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<Value>, ProtocolError> {
         Ok(vec![to_value(value)?])
     }
