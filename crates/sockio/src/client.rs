@@ -294,6 +294,10 @@ impl SioHandler {
         };
         let io = self.io.clone();
         let job = async move {
+            #[cfg(feature = "tower-sessions")]
+            if let Some(h) = &io.http_sessions {
+                h.copy_into(&socket).await;
+            }
             let mut verdict = Ok(());
             for step in steps {
                 let mut ctx = Context::new(socket.clone());

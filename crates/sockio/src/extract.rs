@@ -297,7 +297,7 @@ impl<T: DeserializeOwned + Send + 'static> FromContext for Auth<T> {
         let v = ctx
             .auth
             .clone()
-            .or_else(|| ctx.socket.as_ref()?.handshake().auth.clone())
+            .or_else(|| ctx.socket.as_ref()?.auth().cloned())
             .unwrap_or(Value::Null);
         protocol::from_value(v)
             .map(Auth)

@@ -67,6 +67,8 @@ pub(crate) struct IoInner {
     /// where a namespace has none of its own.
     pub all: Arc<Handlers>,
     pub engine: RwLock<Option<Weak<Engine<SioHandler>>>>,
+    #[cfg(feature = "tower-sessions")]
+    pub http_sessions: Option<crate::http_session::HttpSessions>,
     /// Connections that have not joined a namespace yet, oldest first.
     pub connect_deadlines: std::sync::Mutex<ConnectDeadlines>,
 }
@@ -230,6 +232,8 @@ pub struct SocketIoBuilder {
     state: http::Extensions,
     adapter: Box<dyn AdapterFactory>,
     errors: Vec<String>,
+    #[cfg(feature = "tower-sessions")]
+    http_sessions: Option<crate::http_session::HttpSessions>,
 }
 
 impl SocketIoBuilder {
@@ -240,6 +244,8 @@ impl SocketIoBuilder {
             state: http::Extensions::new(),
             adapter: Box::new(LocalAdapter),
             errors: Vec::new(),
+            #[cfg(feature = "tower-sessions")]
+            http_sessions: None,
         }
     }
 
@@ -368,6 +374,33 @@ impl SocketIoBuilder {
         self
     }
 
+    /// The store of the page's HTTP sessions ([tower-sessions]): each
+    /// socket's [`crate::Session`] starts as a copy of the HTTP session its
+    /// connection's handshake carried (Flask-SocketIO's managed session;
+    /// changes stay with the socket). See [`SocketIoBuilder::manage_session`]
+    /// and the [`crate::HttpSession`] extractor.
+    ///
+    /// [tower-sessions]: https://docs.rs/tower-sessions
+    #[cfg(feature = "tower-sessions")]
+    pub fn http_sessions(mut self, store: impl tower_sessions_core::SessionStore) -> Self {
+        self.http_sessions = Some(crate::http_session::HttpSessions {
+            store: Arc::new(store),
+            copy: true,
+        });
+        self
+    }
+
+    /// `false` (Flask-SocketIO's `manage_session=False`): sockets do not
+    /// get a copy of the HTTP session; handlers use the live one through
+    /// the [`crate::HttpSession`] extractor. Default `true`.
+    #[cfg(feature = "tower-sessions")]
+    pub fn manage_session(mut self, manage: bool) -> Self {
+        if let Some(h) = &mut self.http_sessions {
+            h.copy = manage;
+        }
+        self
+    }
+
     /// Validates the options and creates the server (with namespace `/`).
     pub fn build(self) -> Result<SocketIo, ConfigError> {
         if let Some(e) = self.errors.into_iter().next() {
@@ -388,6 +421,8 @@ impl SocketIoBuilder {
             all: Arc::default(),
             engine: RwLock::default(),
             connect_deadlines: Default::default(),
+            #[cfg(feature = "tower-sessions")]
+            http_sessions: self.http_sessions,
         });
         let engine = Engine::new(engine_config, SioHandler { io: inner.clone() });
         *inner.engine.write().unwrap() = Some(Arc::downgrade(&engine));

@@ -32,6 +32,9 @@ mod client;
 mod errors;
 pub mod extract;
 pub mod handler;
+mod handshake;
+#[cfg(feature = "tower-sessions")]
+mod http_session;
 mod io;
 mod ns;
 mod operators;
@@ -51,12 +54,15 @@ pub use errors::{
 };
 pub use extract::{AckSender, Args, Auth, Data, Event, State};
 pub use handler::{Ack, BoxError, IntoConnect, IntoReply};
+pub use handshake::Handshake;
+#[cfg(feature = "tower-sessions")]
+pub use http_session::HttpSession;
 pub use io::{Parser, SioConfig, SocketIo, SocketIoBuilder};
 pub use ns::Namespace;
 pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms};
 pub use serve::{serve, serve_listener, Serve};
 pub use session::Session;
-pub use socket::{DisconnectReason, Handshake, Socket, SocketEmitter, SocketId};
+pub use socket::{DisconnectReason, Socket, SocketEmitter, SocketId};
 pub use sockio_engine::{
     CookieConfig, Cors, EngineConfig, EngineConfigBuilder, SameSite, TransportKind,
 };

@@ -29,11 +29,32 @@ impl Session {
             tracing::warn!(key, "session value is not serializable; not stored");
             return;
         };
+        self.insert_value(key, v);
+    }
+
+    /// Stores a [`Value`] under `key` as it is.
+    pub fn insert_value(&self, key: &str, value: Value) {
         let mut m = self.map.lock().unwrap();
         match m.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = v,
-            None => m.push((key.to_string(), v)),
+            Some(slot) => slot.1 = value,
+            None => m.push((key.to_string(), value)),
         }
+    }
+
+    /// The [`Value`] under `key`.
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        let m = self.map.lock().unwrap();
+        m.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    /// The keys, in insertion order.
+    pub fn keys(&self) -> Vec<String> {
+        self.map
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// The value under `key`, if present and of type `T`.

@@ -99,16 +99,6 @@ impl std::fmt::Display for DisconnectReason {
     }
 }
 
-/// What the client sent when it connected to the namespace.
-#[derive(Debug, Clone)]
-pub struct Handshake {
-    /// The CONNECT payload (`auth`), for 1.x/2.x clients the query of the
-    /// namespace URL as an object of strings.
-    pub auth: Option<Value>,
-    /// When the socket connected.
-    pub issued: SystemTime,
-}
-
 const CONNECTING: u8 = 0;
 const CONNECTED: u8 = 1;
 const DISCONNECTED: u8 = 2;
@@ -119,7 +109,10 @@ pub(crate) struct SocketInner {
     pub id: SocketId,
     pub ns: Arc<NsInner>,
     pub conn: Arc<Conn>,
-    pub handshake: Handshake,
+    /// The CONNECT payload.
+    pub auth: Option<Value>,
+    /// When the socket connected.
+    pub issued: SystemTime,
     state: AtomicU8,
     /// Emits made while the connect handler runs, sent after the CONNECT reply.
     pending: Mutex<Vec<Vec<Message>>>,
@@ -216,10 +209,8 @@ impl Socket {
             id,
             ns,
             conn,
-            handshake: Handshake {
-                auth,
-                issued: SystemTime::now(),
-            },
+            auth,
+            issued: SystemTime::now(),
             state: AtomicU8::new(CONNECTING),
             pending: Mutex::default(),
             acks: Mutex::default(),
@@ -253,9 +244,33 @@ impl Socket {
         &self.0.ns.name
     }
 
-    /// What the client sent to connect.
-    pub fn handshake(&self) -> &Handshake {
-        &self.0.handshake
+    /// What the client sent to connect, as Node's `socket.handshake`
+    /// (built on each call from the connection's first request).
+    pub fn handshake(&self) -> crate::Handshake {
+        let req = self.0.conn.request();
+        crate::Handshake {
+            headers: req.headers.clone(),
+            issued: self.0.issued,
+            address: self.remote_addr(),
+            xdomain: req.headers.contains_key(http::header::ORIGIN),
+            secure: req.uri.scheme() == Some(&http::uri::Scheme::HTTPS),
+            url: req
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            query_pairs: req
+                .uri
+                .query()
+                .map(crate::util::parse_query)
+                .unwrap_or_default(),
+            auth: self.0.auth.clone(),
+        }
+    }
+
+    /// The CONNECT payload (`auth` in socket.io-client).
+    pub fn auth(&self) -> Option<&Value> {
+        self.0.auth.as_ref()
     }
 
     /// The HTTP headers of the connection's first request.
@@ -560,63 +575,7 @@ impl Socket {
     }
 
     pub(crate) fn info(&self) -> SocketInfo {
-        let req = self.0.conn.request();
-        let headers: crate::value::Map = req
-            .headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-            .collect();
-        let handshake: Value = [
-            (Value::from("headers"), Value::Object(headers)),
-            (
-                Value::from("time"),
-                Value::from(httpdate_like(self.0.handshake.issued)),
-            ),
-            (
-                Value::from("address"),
-                Value::from(
-                    self.remote_addr()
-                        .map(|a| a.ip().to_string())
-                        .unwrap_or_default(),
-                ),
-            ),
-            (
-                Value::from("xdomain"),
-                Value::from(req.headers.contains_key(http::header::ORIGIN)),
-            ),
-            (Value::from("secure"), Value::from(false)),
-            (
-                Value::from("issued"),
-                Value::from(
-                    self.0
-                        .handshake
-                        .issued
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map(|d| d.as_millis() as u64)
-                        .unwrap_or(0),
-                ),
-            ),
-            (Value::from("url"), Value::from(req.uri.to_string())),
-            (
-                Value::from("query"),
-                Value::Object(
-                    req.uri
-                        .query()
-                        .map(crate::util::parse_query)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .collect(),
-                ),
-            ),
-            (
-                Value::from("auth"),
-                self.0.handshake.auth.clone().unwrap_or(crate::value!({})),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), v))
-        .collect::<crate::value::Map>()
-        .into();
+        let handshake = self.handshake().to_value();
         SocketInfo {
             id: self.0.id.clone(),
             rooms: self.rooms(),
@@ -816,16 +775,6 @@ pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     } else {
         "panic".into()
     }
-}
-
-fn httpdate_like(t: SystemTime) -> String {
-    // Node reports `new Date().toString()`; an RFC 3339-like UTC stamp is
-    // enough for clients that display it.
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format!("{secs}")
 }
 
 /// Emit options for one socket, from [`Socket::timeout`] or [`Socket::volatile`].
