@@ -15,7 +15,7 @@
 //!     // what the login route put in the HTTP session, copied at connect
 //!     s.session().get::<String>("user")
 //! });
-//! let app = axum::Router::new()
+//! let app: axum::Router = axum::Router::new()
 //!     // .route("/login", post(login))
 //!     .layer(io.layer())
 //!     .layer(SessionManagerLayer::new(store));
