@@ -25,6 +25,8 @@ pub struct SioHandler {
 #[derive(Default)]
 pub struct ConnData {
     state: Mutex<ConnState>,
+    /// Event handlers waiting (see `socket::InFlight`).
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -110,6 +112,7 @@ impl EngineHandler for SioHandler {
             Ok(None) => return,
             Err(e) => {
                 tracing::debug!(sid = conn.id().as_str(), "invalid packet: {e}");
+                crate::stats::Counters::bump(&self.io.stats.packets_invalid);
                 conn.close(sockio_engine::DisconnectReason::ParseError);
                 return;
             }
@@ -232,6 +235,7 @@ impl SioHandler {
             (kind, s) => {
                 // As Node: a packet for a namespace the client is not in, a
                 // second CONNECT, or a CONNECT_ERROR from a client closes the connection.
+                crate::stats::Counters::bump(&self.io.stats.packets_out_of_order);
                 tracing::debug!(
                     sid = conn.id().as_str(),
                     ?kind,
@@ -246,7 +250,27 @@ impl SioHandler {
 
     fn connect(&self, conn: &Arc<Conn>, nsp: &str, auth: Option<Value>) {
         let v3 = conn.protocol() == ProtocolVersion::V3;
+        let too_many = {
+            let st = conn.data().state.lock().unwrap();
+            st.sockets.len() >= self.io.config.max_namespaces_per_connection
+        };
+        if too_many {
+            tracing::debug!(
+                sid = conn.id().as_str(),
+                nsp,
+                "too many namespaces on one connection: refused"
+            );
+            crate::stats::Counters::bump(&self.io.stats.connect_refused_too_many_namespaces);
+            let data = if v3 {
+                Value::from("too many namespaces")
+            } else {
+                crate::value!({"message": "too many namespaces"})
+            };
+            let _ = conn.send_many(self.io.encode(&Packet::connect_error(nsp, data)).to_vec());
+            return;
+        }
         let Some(ns) = self.io.get_or_create_ns(nsp) else {
+            crate::stats::Counters::bump(&self.io.stats.connect_refused_invalid_namespace);
             let data = if v3 {
                 Value::from("Invalid namespace")
             } else {
@@ -325,6 +349,7 @@ impl SioHandler {
                 }
                 Err(e) => {
                     tracing::debug!(ns = %socket.0.ns.name, "connection refused: {e}");
+                    crate::stats::Counters::bump(&io.stats.connect_refused_by_handler);
                     let data = if v3 {
                         Value::from(e.message())
                     } else {
@@ -360,6 +385,7 @@ impl SioHandler {
             // As Node and python-socketio: no answer (the client's ack, if it
             // asked for one, times out).
             tracing::debug!(sid = %socket.id(), %event, "no handler for event: ignored");
+            crate::stats::Counters::bump(&self.io.stats.events_unhandled);
             return;
         };
         let mut ctx = Context::new(socket.clone());
@@ -380,7 +406,7 @@ impl SioHandler {
                 Box::pin(done.finish(Err(HandlerErrorKind::BadArguments(reason))))
             }
         };
-        socket.run_job(job, self.io.config.ordered_handlers);
+        socket.run_job(job, !self.io.config.async_handlers);
     }
 }
 
@@ -407,13 +433,17 @@ impl Completion {
             tracing::error!(sid = %s.id(), "error handler failed: {err}");
             return;
         }
+        let io = s.io_inner();
+        crate::stats::Counters::bump(&io.stats.handler_failures);
+        if matches!(err.kind, HandlerErrorKind::Panicked(_)) {
+            crate::stats::Counters::bump(&io.stats.handler_panics);
+        }
         // The error handler's value is the ack, unless the handler already
         // sent it through its AckSender (from now on, that one is refused).
         let ack_id = match &self.ack_claim {
             Some(claim) if claim.swap(true, std::sync::atomic::Ordering::AcqRel) => None,
             _ => self.ack_id,
         };
-        let io = s.io_inner();
         let h = crate::ns::error_handler(&s.0.ns.handlers, &io);
         let Some(h) = h else {
             tracing::warn!(sid = %s.id(), ns = %s.namespace(), "event handler failed: {err}");

@@ -37,6 +37,10 @@ pub enum AckError {
     /// The packet could not be sent.
     #[error(transparent)]
     Emit(#[from] EmitError),
+    /// The socket already owes `max_pending_acks` acknowledgements (a
+    /// client that does not answer them): this emit was not sent.
+    #[error("too many acknowledgements pending for this socket")]
+    TooManyPending,
     /// The acknowledgement arguments did not decode into the expected type.
     #[error("cannot decode the acknowledgement: {0}")]
     Decode(ProtocolError),

@@ -31,10 +31,25 @@ pub struct SioConfig {
     pub connect_timeout: Duration,
     /// Default timeout of emits that wait for an acknowledgement (default 10 s).
     pub ack_timeout: Duration,
-    /// Handle a socket's events one after another, in arrival order (default
-    /// true; Flask-SocketIO's `async_handlers=False`). When false, each event's
-    /// handler runs concurrently.
-    pub ordered_handlers: bool,
+    /// Whether a socket's event handlers run concurrently (default true, as
+    /// Node and Flask-SocketIO's default `async_handlers=True`): each starts
+    /// in arrival order, and one that waits (for an ack, a database) delays
+    /// nothing else. `false` runs them one after another, each waiting for
+    /// the previous one to finish (Flask-SocketIO's `async_handlers=False`).
+    pub async_handlers: bool,
+    /// Most event handlers of one connection that may be waiting at once
+    /// (running, or queued when `async_handlers` is false) (default 128).
+    /// At the bound the server stops reading from that connection (TCP
+    /// backpressure, or a polling POST held) until handlers finish; its
+    /// heartbeat timeout is suspended meanwhile.
+    pub max_in_flight_events: usize,
+    /// Most acknowledgements one socket may owe the server at once (emits
+    /// with an ack awaiting the client's answer) (default 1024); past it,
+    /// `emit_with_ack` fails with [`crate::AckError::TooManyPending`].
+    pub max_pending_acks: usize,
+    /// Most namespaces one connection may join (default 32); past it the
+    /// CONNECT is refused with "too many namespaces".
+    pub max_namespaces_per_connection: usize,
     /// Packet encoding.
     pub parser: Parser,
     /// Most binary attachments in one packet (default 10).
@@ -48,7 +63,10 @@ impl Default for SioConfig {
         SioConfig {
             connect_timeout: Duration::from_secs(45),
             ack_timeout: Duration::from_secs(10),
-            ordered_handlers: true,
+            async_handlers: true,
+            max_in_flight_events: 128,
+            max_pending_acks: 1024,
+            max_namespaces_per_connection: 32,
             parser: Parser::Json,
             max_attachments: 10,
             max_depth: 64,
@@ -69,6 +87,8 @@ pub(crate) struct IoInner {
     pub engine: RwLock<Option<Weak<Engine<SioHandler>>>>,
     #[cfg(feature = "tower-sessions")]
     pub http_sessions: Option<crate::http_session::HttpSessions>,
+    /// What was refused, dropped or failed.
+    pub stats: crate::stats::Counters,
     /// Connections that have not joined a namespace yet, oldest first.
     pub connect_deadlines: std::sync::Mutex<ConnectDeadlines>,
 }
@@ -340,9 +360,37 @@ impl SocketIoBuilder {
         self.config.ack_timeout = d;
         self
     }
-    /// See [`SioConfig::ordered_handlers`].
-    pub fn ordered_handlers(mut self, ordered: bool) -> Self {
-        self.config.ordered_handlers = ordered;
+    /// See [`SioConfig::async_handlers`] (Flask-SocketIO's option of the
+    /// same name; default true).
+    pub fn async_handlers(mut self, concurrent: bool) -> Self {
+        self.config.async_handlers = concurrent;
+        self
+    }
+    /// See [`SioConfig::max_in_flight_events`].
+    pub fn max_in_flight_events(mut self, n: usize) -> Self {
+        if n == 0 {
+            self.errors
+                .push("max_in_flight_events must be at least 1".into());
+        }
+        self.config.max_in_flight_events = n;
+        self
+    }
+    /// See [`SioConfig::max_pending_acks`].
+    pub fn max_pending_acks(mut self, n: usize) -> Self {
+        if n == 0 {
+            self.errors
+                .push("max_pending_acks must be at least 1".into());
+        }
+        self.config.max_pending_acks = n;
+        self
+    }
+    /// See [`SioConfig::max_namespaces_per_connection`].
+    pub fn max_namespaces_per_connection(mut self, n: usize) -> Self {
+        if n == 0 {
+            self.errors
+                .push("max_namespaces_per_connection must be at least 1".into());
+        }
+        self.config.max_namespaces_per_connection = n;
         self
     }
     /// See [`SioConfig::parser`].
@@ -421,6 +469,7 @@ impl SocketIoBuilder {
             all: Arc::default(),
             engine: RwLock::default(),
             connect_deadlines: Default::default(),
+            stats: Default::default(),
             #[cfg(feature = "tower-sessions")]
             http_sessions: self.http_sessions,
         });
@@ -698,6 +747,11 @@ impl SocketIo {
     /// The Engine.IO options in force.
     pub fn engine_config(&self) -> &EngineConfig {
         self.engine.config()
+    }
+
+    /// The Socket.IO layer's counters: refusals, failures, drops.
+    pub fn stats(&self) -> crate::Stats {
+        self.inner.stats.snapshot()
     }
 
     /// Number of open connections (Engine.IO sessions).

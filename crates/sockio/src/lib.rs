@@ -42,6 +42,7 @@ pub mod protocol;
 mod serve;
 mod session;
 mod socket;
+mod stats;
 pub mod test_client;
 mod util;
 pub mod value;
@@ -66,6 +67,7 @@ pub use socket::{DisconnectReason, Socket, SocketEmitter, SocketId};
 pub use sockio_engine::{
     CookieConfig, Cors, EngineConfig, EngineConfigBuilder, SameSite, TransportKind,
 };
+pub use stats::Stats;
 
 /// The `http` crate sockio is built on (headers, `Request` parts).
 pub use http;

@@ -126,7 +126,7 @@ pub(crate) struct SocketInner {
 #[derive(Default)]
 struct Exec {
     busy: bool,
-    queue: VecDeque<BoxFuture<()>>,
+    queue: VecDeque<Queued>,
 }
 
 /// One client's connection to one namespace. Cheap to clone; handlers take it
@@ -360,9 +360,17 @@ impl Socket {
         };
         match r {
             Ok(()) => true,
-            Err(SendError::Full) if volatile => false,
+            Err(SendError::Full) if volatile => {
+                if let Some(io) = self.0.ns.io.upgrade() {
+                    crate::stats::Counters::bump(&io.stats.volatile_dropped);
+                }
+                false
+            }
             Err(SendError::Full) => {
                 tracing::warn!(sid = %self.0.id, "send queue full: closing the connection");
+                if let Some(io) = self.0.ns.io.upgrade() {
+                    crate::stats::Counters::bump(&io.stats.send_queue_full);
+                }
                 self.0
                     .conn
                     .close(sockio_engine::DisconnectReason::SlowConsumer);
@@ -441,7 +449,9 @@ impl Socket {
     ) -> Result<Vec<Value>, AckError> {
         let id = self.0.ns.next_ack_id();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.register_ack(id, Box::new(move |args| drop(tx.send(args))));
+        if !self.register_ack(id, Box::new(move |args| drop(tx.send(args)))) {
+            return Err(AckError::TooManyPending);
+        }
         if let Err(e) = self.emit_inner(event, data, Some(id)) {
             self.0.acks.lock().unwrap().remove(&id);
             return Err(e.into());
@@ -451,6 +461,7 @@ impl Socket {
             Ok(Err(_)) => Err(AckError::Disconnected),
             Err(_) => {
                 self.0.acks.lock().unwrap().remove(&id);
+                crate::stats::Counters::bump(&self.io_inner().stats.acks_timed_out);
                 Err(AckError::Timeout)
             }
         }
@@ -492,8 +503,18 @@ impl Socket {
         }
     }
 
-    pub(crate) fn register_ack(&self, id: u64, cb: AckCallback) {
-        self.0.acks.lock().unwrap().insert(id, cb);
+    /// Registers the callback of ack `id`; false past `max_pending_acks`.
+    pub(crate) fn register_ack(&self, id: u64, cb: AckCallback) -> bool {
+        let io = self.io_inner();
+        let mut acks = self.0.acks.lock().unwrap();
+        if acks.len() >= io.config.max_pending_acks {
+            drop(acks);
+            tracing::debug!(sid = %self.0.id, "too many pending acknowledgements");
+            crate::stats::Counters::bump(&io.stats.acks_refused_too_many);
+            return false;
+        }
+        acks.insert(id, cb);
+        true
     }
 
     pub(crate) fn on_ack(&self, id: u64, args: Vec<Value>) {
@@ -683,61 +704,130 @@ impl Socket {
 
     // ---- handler execution --------------------------------------------
 
-    /// Runs an event's job: in arrival order per socket (the default), or
-    /// concurrently. A job that completes without waiting runs inline, with no
-    /// task spawned.
-    pub(crate) fn run_job(&self, job: BoxFuture<()>, ordered: bool) {
-        if !ordered {
-            if let Some(job) = poll_once(job) {
-                tokio::spawn(tracing::Instrument::instrument(
-                    job,
-                    self.0.conn.span().clone(),
-                ));
-            }
+    /// Runs an event's job. It is polled once at once (so jobs start in
+    /// arrival order); one that completes then costs no task. One that
+    /// waits becomes a task, counted in flight for its connection until it
+    /// ends: with `serialized` (`async_handlers(false)`) later jobs of the
+    /// socket queue behind it, otherwise they run alongside.
+    pub(crate) fn run_job(&self, job: BoxFuture<()>, serialized: bool) {
+        let Some(job) = (if serialized {
+            self.run_serialized(job)
+        } else {
+            poll_once(job)
+        }) else {
+            return;
+        };
+        let flight = InFlight::enter(self);
+        let span = self.0.conn.span().clone();
+        if !serialized {
+            tokio::spawn(tracing::Instrument::instrument(
+                async move {
+                    job.await;
+                    drop(flight);
+                },
+                span,
+            ));
             return;
         }
+        let s = self.clone();
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                job.await;
+                drop(flight);
+                loop {
+                    let next = {
+                        let mut ex = s.0.exec.lock().unwrap();
+                        match ex.queue.pop_front() {
+                            Some(j) => j,
+                            None => {
+                                ex.busy = false;
+                                return;
+                            }
+                        }
+                    };
+                    next.0.await;
+                }
+            },
+            span,
+        ));
+    }
+
+    /// Serialized mode: queues `job` behind a running one, or runs it and the
+    /// queued ones inline while they complete at once; returns the first
+    /// that waits (the caller makes it the socket's running task).
+    fn run_serialized(&self, job: BoxFuture<()>) -> Option<BoxFuture<()>> {
         {
             let mut ex = self.0.exec.lock().unwrap();
             if ex.busy {
-                ex.queue.push_back(job);
-                return;
+                let flight = InFlight::enter(self);
+                ex.queue.push_back(Queued::new(job, flight));
+                return None;
             }
             ex.busy = true;
         }
         let mut job = job;
         loop {
             if let Some(job) = poll_once(job) {
-                let s = self.clone();
-                let span = self.0.conn.span().clone();
-                tokio::spawn(tracing::Instrument::instrument(
-                    async move {
-                        job.await;
-                        loop {
-                            let next = {
-                                let mut ex = s.0.exec.lock().unwrap();
-                                match ex.queue.pop_front() {
-                                    Some(j) => j,
-                                    None => {
-                                        ex.busy = false;
-                                        return;
-                                    }
-                                }
-                            };
-                            next.await;
-                        }
-                    },
-                    span,
-                ));
-                return;
+                return Some(job);
             }
             let mut ex = self.0.exec.lock().unwrap();
             match ex.queue.pop_front() {
-                Some(j) => job = j,
+                Some(q) => job = q.0,
                 None => {
                     ex.busy = false;
-                    return;
+                    return None;
                 }
             }
+        }
+    }
+}
+
+/// A queued job; its in-flight mark ends with it.
+pub(crate) struct Queued(BoxFuture<()>);
+
+impl Queued {
+    fn new(job: BoxFuture<()>, flight: InFlight) -> Self {
+        Queued(Box::pin(async move {
+            job.await;
+            drop(flight);
+        }))
+    }
+}
+
+/// One event handler of a connection waiting (running or queued): the
+/// connection stops being read at `max_in_flight_events` of them and
+/// resumes when one ends below the bound.
+pub(crate) struct InFlight {
+    conn: Arc<Conn>,
+    max: usize,
+}
+
+impl InFlight {
+    fn enter(s: &Socket) -> Self {
+        let conn = &s.0.conn;
+        let io = s.io_inner();
+        let max = io.config.max_in_flight_events;
+        let n = conn.data().in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        if n >= max && !conn.is_reading_paused() {
+            tracing::debug!(
+                in_flight = n,
+                "event handlers at their bound: pausing reads"
+            );
+            crate::stats::Counters::bump(&io.stats.reads_paused);
+            conn.pause_reading();
+        }
+        InFlight {
+            conn: conn.clone(),
+            max,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let before = self.conn.data().in_flight.fetch_sub(1, Ordering::AcqRel);
+        if before <= self.max && self.conn.is_reading_paused() {
+            self.conn.resume_reading();
         }
     }
 }
@@ -820,5 +910,19 @@ impl SocketEmitter<'_> {
         data: &T,
     ) -> Result<R, AckError> {
         ack_into(self.emit_with_ack(event, data).await?)
+    }
+}
+
+// TEMPORARY shim until the engine's pause_reading/resume_reading land on main.
+trait ReadGateShim {
+    fn pause_reading(&self);
+    fn resume_reading(&self);
+    fn is_reading_paused(&self) -> bool;
+}
+impl ReadGateShim for Conn {
+    fn pause_reading(&self) {}
+    fn resume_reading(&self) {}
+    fn is_reading_paused(&self) -> bool {
+        false
     }
 }
