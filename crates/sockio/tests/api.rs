@@ -402,8 +402,8 @@ async fn send_is_the_message_event() {
 }
 
 #[tokio::test]
-async fn events_of_one_socket_are_handled_in_arrival_order() {
-    let io = io();
+async fn serialized_handlers_finish_in_arrival_order() {
+    let io = SocketIo::builder().async_handlers(false).build().unwrap();
     io.on("n", |s: Socket, Data(n): Data<u32>| async move {
         // Handlers that wait must not be overtaken by the next event.
         if n % 3 == 0 {
