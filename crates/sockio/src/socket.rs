@@ -556,6 +556,11 @@ impl Socket {
     // ---- rooms ---------------------------------------------------------
 
     /// Joins one or several rooms (Flask-SocketIO's `join_room`).
+    ///
+    /// Another socket's own room (its id) cannot be joined: a socket id
+    /// names a socket, and knowing it must not let anyone receive what is
+    /// sent to that socket (Node allows it; sockio ignores such a join and
+    /// logs it).
     pub fn join(&self, rooms: impl IntoRooms) {
         if !self.connected() {
             return;
@@ -563,6 +568,10 @@ impl Socket {
         let rooms = rooms.into_rooms();
         let mut mine = self.0.rooms.lock().unwrap();
         for r in rooms {
+            if *r != *self.0.id && self.0.ns.sockets.read().unwrap().contains_key(&*r) {
+                tracing::warn!(sid = %self.0.id, room = %r, "refused: joining another socket's own room");
+                continue;
+            }
             if mine.insert(r.clone()) {
                 self.0.ns.add_to_room(&r, self);
             }

@@ -56,9 +56,18 @@ pub fn interop_server(parser: Parser, eio3: bool, timing: Timing) -> SocketIo {
     io
 }
 
+/// The interop contract's handlers on `io` (`/`, `/chat`, `/private`).
+pub fn contracts_interop(io: &SocketIo) {
+    contracts::interop_handlers(io);
+}
+
 /// Serves the interop server on 127.0.0.1:0; returns its address.
 pub async fn start(parser: Parser, eio3: bool, timing: Timing) -> SocketAddr {
-    let io = interop_server(parser, eio3, timing);
+    serve(interop_server(parser, eio3, timing)).await
+}
+
+/// Serves `io` on 127.0.0.1:0; returns its address.
+pub async fn serve(io: SocketIo) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(sockio::serve_listener(io, listener).into_future());
