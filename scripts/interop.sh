@@ -10,8 +10,8 @@
 #                                   to check the suites themselves
 #   scripts/interop.sh --only "node-v4 python"   run only these suites
 #
-# Suites: node-v4 python node-msgpack node-legacy browser-legacy node-engine
-#         node-engine-conformance
+# Suites: node-v4 python node-msgpack node-recovery node-legacy browser-legacy
+#         node-engine node-engine-conformance
 # Results: interop/results/<suite>.md (+ .json; --reference: interop/results/reference/), merged
 # into interop/RESULTS.md by a full run against sockio (results/RESULTS.md otherwise).
 # Last line: "N passed, N failed" over all suites; exit status 1 if anything failed.
@@ -115,16 +115,28 @@ LOGS="$RESULTS/logs"
 rm -rf "$RESULTS"
 mkdir -p "$LOGS"
 
-P_MAIN=$(free_port); P_MSGPACK=$(free_port); P_ENGINE=$(free_port); P_CONF=$(free_port)
-while [ "$P_MSGPACK" = "$P_MAIN" ]; do P_MSGPACK=$(free_port); done
-while [ "$P_ENGINE" = "$P_MAIN" ] || [ "$P_ENGINE" = "$P_MSGPACK" ]; do P_ENGINE=$(free_port); done
-while [ "$P_CONF" = "$P_MAIN" ] || [ "$P_CONF" = "$P_MSGPACK" ] || [ "$P_CONF" = "$P_ENGINE" ]; do P_CONF=$(free_port); done
+# Distinct free ports for the endpoints (next_port runs in a subshell: the
+# caller records each port in PORTS).
+PORTS=()
+next_port() {
+  local p
+  while :; do
+    p=$(free_port)
+    [[ " ${PORTS[*]} " == *" $p "* ]] || break
+  done
+  echo "$p"
+}
+P_MAIN=$(next_port); PORTS+=("$P_MAIN")
+P_MSGPACK=$(next_port); PORTS+=("$P_MSGPACK")
+P_ENGINE=$(next_port); PORTS+=("$P_ENGINE")
+P_CONF=$(next_port); PORTS+=("$P_CONF")
+P_REC=$(next_port); PORTS+=("$P_REC")
 
 SERVERS_OK=1
 if [ "$REFERENCE" = 1 ]; then
   log "starting the Node reference servers"
-  start reference "$P_MAIN" node reference/server.js --port "$P_MAIN" --msgpack-port "$P_MSGPACK" --engine-port "$P_ENGINE" || SERVERS_OK=0
-  wait_port "$P_MSGPACK" reference "${PIDS[-1]}" && wait_port "$P_ENGINE" reference "${PIDS[-1]}" || SERVERS_OK=0
+  start reference "$P_MAIN" node reference/server.js --port "$P_MAIN" --msgpack-port "$P_MSGPACK" --engine-port "$P_ENGINE" --recovery-port "$P_REC" || SERVERS_OK=0
+  wait_port "$P_MSGPACK" reference "${PIDS[-1]}" && wait_port "$P_ENGINE" reference "${PIDS[-1]}" && wait_port "$P_REC" reference "${PIDS[-1]}" || SERVERS_OK=0
   HAVE_CONF=0
 else
   log "cargo build (debug)"
@@ -138,8 +150,8 @@ else
   if [ "$BUILD_OK" = 0 ]; then
     echo "cargo build failed: not running the suites against stale binaries" >&2; SERVERS_OK=0
   elif [ -x "$BIN/interop" ]; then
-    start interop "$P_MAIN" "$BIN/interop" --port "$P_MAIN" --msgpack-port "$P_MSGPACK" || SERVERS_OK=0
-    wait_port "$P_MSGPACK" interop "${PIDS[-1]}" || SERVERS_OK=0
+    start interop "$P_MAIN" "$BIN/interop" --port "$P_MAIN" --msgpack-port "$P_MSGPACK" --recovery-port "$P_REC" || SERVERS_OK=0
+    wait_port "$P_MSGPACK" interop "${PIDS[-1]}" && wait_port "$P_REC" interop "${PIDS[-1]}" || SERVERS_OK=0
   else
     echo "missing $BIN/interop" >&2; SERVERS_OK=0
   fi
@@ -164,6 +176,7 @@ fi
 export SOCKIO_URL="http://127.0.0.1:$P_MAIN"
 export SOCKIO_MSGPACK_URL="http://127.0.0.1:$P_MSGPACK"
 export SOCKIO_ENGINE_URL="http://127.0.0.1:$P_ENGINE"
+export SOCKIO_RECOVERY_URL="http://127.0.0.1:$P_REC"
 export INTEROP_RESULTS_DIR="$RESULTS"
 
 TOTAL_PASS=0
@@ -199,6 +212,7 @@ if [ "$SERVERS_OK" = 1 ]; then
   run_suite node-v4 $NODE node/v4.test.js
   run_suite python .venv/bin/python -m pytest python
   run_suite node-msgpack $NODE node/msgpack.test.js
+  run_suite node-recovery $NODE node/recovery.test.js
   run_suite node-legacy $NODE node/legacy.test.js
   if [ "$QUICK" = 0 ]; then
     run_suite browser-legacy $NODE node/browser.test.js

@@ -8,7 +8,7 @@
 //   - v3 browser builds get text-only polling payloads as text (LEGACY-SERVER.md says
 //     Node gets non-ASCII text wrong for 1.x browser builds).
 //
-// Usage: node reference/server.js --port N [--msgpack-port N] [--engine-port N]
+// Usage: node reference/server.js --port N [--msgpack-port N] [--engine-port N] [--recovery-port N]
 
 const http = require("node:http");
 const { Server } = require("socket.io");
@@ -76,6 +76,12 @@ if (mport) {
   const srv = http.createServer();
   contract(new Server(srv, { ...opts, parser: require("socket.io-msgpack-parser") }));
   srv.listen(mport, "127.0.0.1");
+}
+const rport = arg("--recovery-port");
+if (rport) {
+  const srv = http.createServer();
+  contract(new Server(srv, { ...opts, connectionStateRecovery: {} }));
+  srv.listen(rport, "127.0.0.1");
 }
 const eport = arg("--engine-port");
 if (eport) {

@@ -3,7 +3,8 @@
 //! `secret`), the `welcome` event on connect, and the events `echo`,
 //! `echo-emit`, `join`, `leave`, `to-room`, `request-ack`, `disconnect-me`.
 //! Socket.IO v5 and (for socket.io-client 1.x/2.x) v4 clients on `--port`;
-//! the same contract with the msgpack parser on `--msgpack-port`.
+//! the same contract with the msgpack parser on `--msgpack-port`, and with
+//! connection state recovery on `--recovery-port`.
 //!
 //! `cargo run --release -p sockio --example interop -- --port 3001 --msgpack-port 3002`
 
@@ -23,19 +24,35 @@ struct Opts {
     /// Port of the msgpack endpoint (none when absent).
     #[arg(long)]
     msgpack_port: Option<u16>,
+    /// Port of an endpoint with connection state recovery on (none when
+    /// absent): the same contract, each event carrying its offset last.
+    #[arg(long)]
+    recovery_port: Option<u16>,
 }
 
 fn server(parser: Parser, eio3: bool) -> Result<SocketIo, sockio::ConfigError> {
-    let io = SocketIo::builder()
+    let io = builder(parser, eio3).build()?;
+    contracts::interop_handlers(&io);
+    Ok(io)
+}
+
+fn builder(parser: Parser, eio3: bool) -> sockio::SocketIoBuilder {
+    SocketIo::builder()
         .ping_interval(Duration::from_millis(1000))
         .ping_timeout(Duration::from_millis(2000))
         .max_payload(2_000_000)
         .allow_eio3(eio3)
         .parser(parser)
         .cors_allowed_origins(["*"])
-        .build()?;
-    contracts::interop_handlers(&io);
-    Ok(io)
+}
+
+fn spawn_endpoint(io: SocketIo, port: u16, what: &'static str) {
+    tokio::spawn(async move {
+        if let Err(e) = sockio::serve(io, ("127.0.0.1", port)).await {
+            eprintln!("{what} endpoint: {e}");
+            std::process::exit(1);
+        }
+    });
 }
 
 #[tokio::main]
@@ -47,13 +64,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let opts = Opts::parse();
     if let Some(port) = opts.msgpack_port {
-        let io = server(Parser::MsgPack, false)?;
-        tokio::spawn(async move {
-            if let Err(e) = sockio::serve(io, ("127.0.0.1", port)).await {
-                eprintln!("msgpack endpoint: {e}");
-                std::process::exit(1);
-            }
-        });
+        spawn_endpoint(server(Parser::MsgPack, false)?, port, "msgpack");
+    }
+    if let Some(port) = opts.recovery_port {
+        let io = builder(Parser::Json, false)
+            .connection_state_recovery(sockio::RecoveryConfig::default())
+            .build()?;
+        contracts::interop_handlers(&io);
+        spawn_endpoint(io, port, "recovery");
     }
     let io = server(Parser::Json, true)?;
     eprintln!("interop server on http://127.0.0.1:{}", opts.port);

@@ -59,9 +59,10 @@ pub struct SocketInfo {
 
 /// A disconnected socket's state, kept for connection state recovery (a
 /// client that reconnects within the window gets its id, rooms, data and the
-/// packets it missed). Recovery itself is not implemented yet; the adapter
-/// methods that store and return this state are part of the trait so that a
-/// cluster adapter can keep it where every node finds it.
+/// events it missed; see [`crate::RecoveryConfig`]). The in-memory store of
+/// each namespace keeps it by default; a cluster adapter overrides
+/// [`Adapter::persist_session`] / [`Adapter::restore_session`] (and
+/// [`Adapter::record_event`]) to keep it where every node finds it.
 #[derive(Debug, Clone)]
 pub struct SessionState {
     /// The private id the client presents to recover (never shown to others).
@@ -74,8 +75,9 @@ pub struct SessionState {
     pub rooms: Vec<Room>,
     /// The session data.
     pub data: Value,
-    /// Packets broadcast to the socket's rooms since it left, oldest first.
-    pub missed: Vec<Packet>,
+    /// The events it missed, oldest first: each event's data (name,
+    /// arguments, offset last), as sent.
+    pub missed: Vec<Vec<Value>>,
 }
 
 /// An acknowledgement collector for broadcasts with acks: the adapter reports
@@ -173,22 +175,40 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(async move { Ok(local.rooms()) })
     }
 
-    /// Keeps a disconnected socket's state for connection state recovery
-    /// (the default keeps nothing).
-    fn persist_session<'a>(&'a self, session: SessionState) -> AdapterFuture<'a, ()> {
-        let _ = session;
+    /// Connection state recovery: records a replayable event (an EVENT
+    /// without ack id, not volatile) sent to `opts`' targets, before it is
+    /// broadcast, and returns its offset (appended to the event's arguments).
+    /// The default keeps it in the namespace's memory.
+    fn record_event(
+        &self,
+        local: &LocalNamespace,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+    ) -> Option<String> {
+        local.record_event(packet, opts)
+    }
+
+    /// Connection state recovery: keeps a disconnected socket's state for
+    /// the recovery window. The default keeps it in the namespace's memory.
+    fn persist_session<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        session: SessionState,
+    ) -> AdapterFuture<'a, ()> {
+        local.persist_session(session);
         Box::pin(std::future::ready(()))
     }
 
-    /// The state kept for `pid`, with the packets missed after `offset`, if
-    /// the recovery window has not passed (the default has none).
+    /// Connection state recovery: the state kept for `pid`, with the events
+    /// it missed after `offset`, if the window has not passed and the
+    /// offset is still known. The default looks in the namespace's memory.
     fn restore_session<'a>(
         &'a self,
+        local: &'a LocalNamespace,
         pid: &'a str,
         offset: &'a str,
     ) -> AdapterFuture<'a, Result<Option<SessionState>, AdapterError>> {
-        let _ = (pid, offset);
-        Box::pin(std::future::ready(Ok(None)))
+        Box::pin(std::future::ready(Ok(local.restore_session(pid, offset))))
     }
 
     /// Sends a server-side event (`args[0]` is its name) to the other nodes,
@@ -315,6 +335,24 @@ impl LocalNamespace {
     /// Every local room with a member.
     pub fn rooms(&self) -> Vec<Room> {
         self.with(|ns| ns.rooms.read().unwrap().keys().cloned().collect())
+    }
+
+    /// Records a replayable event in the namespace's in-memory recovery log
+    /// (see [`Adapter::record_event`]); `None` when recovery is off.
+    pub fn record_event(&self, packet: &Packet, opts: &BroadcastOptions) -> Option<String> {
+        Some(self.ns.upgrade()?.recovery_log()?.record(packet, opts))
+    }
+
+    /// Keeps a socket's state in the namespace's in-memory recovery store.
+    pub fn persist_session(&self, session: SessionState) {
+        if let Some(log) = self.ns.upgrade().and_then(|ns| ns.recovery_log()) {
+            log.persist(session);
+        }
+    }
+
+    /// The state kept in the namespace's in-memory recovery store.
+    pub fn restore_session(&self, pid: &str, offset: &str) -> Option<SessionState> {
+        self.ns.upgrade()?.recovery_log()?.restore(pid, offset)
     }
 
     /// Runs this node's handler for a server-side event another node sent

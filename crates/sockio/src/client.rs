@@ -280,93 +280,35 @@ impl SioHandler {
             let _ = conn.send_many(self.io.encode(&packet).to_vec());
             return;
         };
-        let id = if v3 {
-            if nsp == "/" {
-                SocketId::new(conn.id().as_str())
-            } else {
-                SocketId::new(&format!("{nsp}#{}", conn.id().as_str()))
-            }
-        } else {
-            SocketId::new(sockio_engine::Sid::random().as_str())
-        };
-        let socket = Socket::new(id.clone(), ns.clone(), conn.clone(), auth.clone());
-        {
-            let mut st = conn.data().state.lock().unwrap();
-            st.sockets.push((ns.name.clone(), socket.clone()));
-            st.ever_connected = true;
-        }
-        ns.sockets
-            .write()
-            .unwrap()
-            .insert(id.clone(), socket.clone());
-        socket.join(id.room());
-
-        let handlers = ns.handlers.clone();
-        let steps: Vec<_> = {
-            let all = &self.io.all;
-            let mut v = all.middlewares.read().unwrap().clone();
-            v.extend(handlers.middlewares.read().unwrap().iter().cloned());
-            v.extend(
-                handlers
-                    .connect
-                    .read()
-                    .unwrap()
-                    .clone()
-                    .or_else(|| all.connect.read().unwrap().clone()),
-            );
-            v
+        // Connection state recovery: a client coming back presents its
+        // private id and the offset of the last event it got.
+        let resume = match (&ns.recovery, &auth) {
+            (Some(_), Some(a)) if !v3 => match (a.get("pid"), a.get("offset")) {
+                (Some(Value::String(pid)), Some(Value::String(offset))) => {
+                    Some((pid.clone(), offset.clone()))
+                }
+                _ => None,
+            },
+            _ => None,
         };
         let io = self.io.clone();
-        let job = async move {
-            #[cfg(feature = "tower-sessions")]
-            if let Some(h) = &io.http_sessions {
-                h.copy_into(&socket).await;
-            }
-            let mut verdict = Ok(());
-            for step in steps {
-                let mut ctx = Context::new(socket.clone());
-                ctx.auth = auth.clone();
-                let r = match step(&mut ctx) {
-                    Ok(fut) => match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-                        Ok(r) => r,
-                        Err(p) => Err(crate::ConnectError::new(format!(
-                            "connect handler panicked: {}",
-                            panic_message(&p)
-                        ))),
-                    },
-                    Err(e) => Err(crate::ConnectError::new(e)),
+        let conn = conn.clone();
+        match resume {
+            None => open_socket(&io, &conn, &ns, auth, None),
+            Some((pid, offset)) => run_now_or_spawn(Box::pin(async move {
+                let local = ns.local();
+                let restored = match ns.adapter().restore_session(&local, &pid, &offset).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(ns = %ns.name, "cannot restore the session: {e}");
+                        None
+                    }
                 };
-                if let Err(e) = r {
-                    verdict = Err(e);
-                    break;
+                if !conn.is_closed() {
+                    open_socket(&io, &conn, &ns, auth, restored);
                 }
-            }
-            let v3 = socket.0.conn.protocol() == ProtocolVersion::V3;
-            match verdict {
-                Ok(()) => {
-                    let data = (!v3).then(|| crate::value!({"sid": socket.id().as_str()}));
-                    socket.confirm(&Packet::connect(&*socket.0.ns.name, data));
-                }
-                Err(e) => {
-                    tracing::debug!(ns = %socket.0.ns.name, "connection refused: {e}");
-                    crate::stats::Counters::bump(&io.stats.connect_refused_by_handler);
-                    let data = if v3 {
-                        Value::from(e.message())
-                    } else {
-                        let mut m = crate::value!({"message": e.message()});
-                        if let Some(d) = e.data() {
-                            m.insert("data", d.clone());
-                        }
-                        m
-                    };
-                    detach(&socket);
-                    socket.closed(DisconnectReason::ServerNamespaceDisconnect);
-                    let packet = Packet::connect_error(&*socket.0.ns.name, data);
-                    let _ = socket.0.conn.send_many(io.encode(&packet).to_vec());
-                }
-            }
-        };
-        run_now_or_spawn(Box::pin(job));
+            })),
+        }
     }
 
     fn on_event(&self, socket: Socket, packet: Packet) {
@@ -408,6 +350,154 @@ impl SioHandler {
         };
         socket.run_job(job, !self.io.config.async_handlers);
     }
+}
+
+/// Creates the socket of a CONNECT (with the state of a recovered one),
+/// runs the middlewares and the connect handler, and answers.
+fn open_socket(
+    io: &Arc<IoInner>,
+    conn: &Arc<Conn>,
+    ns: &Arc<crate::ns::NsInner>,
+    auth: Option<Value>,
+    restored: Option<crate::SessionState>,
+) {
+    let v3 = conn.protocol() == ProtocolVersion::V3;
+    let nsp = &*ns.name;
+    let recovered = restored.is_some();
+    let (id, pid) = match &restored {
+        Some(r) => (r.id.clone(), Some(r.pid.clone())),
+        None if v3 => {
+            let id = if nsp == "/" {
+                SocketId::new(conn.id().as_str())
+            } else {
+                SocketId::new(&format!("{nsp}#{}", conn.id().as_str()))
+            };
+            (id, None)
+        }
+        None => (
+            SocketId::new(&crate::util::random_id()),
+            ns.recovery.as_ref().map(|_| crate::util::random_id()),
+        ),
+    };
+    let socket = Socket::new(
+        id.clone(),
+        ns.clone(),
+        conn.clone(),
+        auth.clone(),
+        pid,
+        recovered,
+    );
+    {
+        let mut st = conn.data().state.lock().unwrap();
+        st.sockets.push((ns.name.clone(), socket.clone()));
+        st.ever_connected = true;
+    }
+    ns.sockets
+        .write()
+        .unwrap()
+        .insert(id.clone(), socket.clone());
+    socket.join(id.room());
+    let mut missed = Vec::new();
+    if let Some(r) = restored {
+        socket.join(r.rooms);
+        if let Value::Object(m) = r.data {
+            for (k, v) in m {
+                socket.session().insert_value(&k, v);
+            }
+        }
+        missed = r.missed;
+        tracing::debug!(sid = %id, ns = %ns.name, missed = missed.len(), "session recovered");
+    }
+
+    let handlers = ns.handlers.clone();
+    let skip_middlewares = recovered
+        && ns
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.config().skip_middlewares);
+    let steps: Vec<_> = {
+        let all = &io.all;
+        let mut v = Vec::new();
+        if !skip_middlewares {
+            v.extend(all.middlewares.read().unwrap().iter().cloned());
+            v.extend(handlers.middlewares.read().unwrap().iter().cloned());
+        }
+        v.extend(
+            handlers
+                .connect
+                .read()
+                .unwrap()
+                .clone()
+                .or_else(|| all.connect.read().unwrap().clone()),
+        );
+        v
+    };
+    let io = io.clone();
+    let job = async move {
+        #[cfg(feature = "tower-sessions")]
+        if let (Some(h), false) = (&io.http_sessions, recovered) {
+            h.copy_into(&socket).await;
+        }
+        let mut verdict = Ok(());
+        for step in steps {
+            let mut ctx = Context::new(socket.clone());
+            ctx.auth = auth.clone();
+            let r = match step(&mut ctx) {
+                Ok(fut) => match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                    Ok(r) => r,
+                    Err(p) => Err(crate::ConnectError::new(format!(
+                        "connect handler panicked: {}",
+                        panic_message(&p)
+                    ))),
+                },
+                Err(e) => Err(crate::ConnectError::new(e)),
+            };
+            if let Err(e) = r {
+                verdict = Err(e);
+                break;
+            }
+        }
+        match verdict {
+            Ok(()) => {
+                let data = (!v3).then(|| {
+                    let mut d = crate::value!({"sid": socket.id().as_str()});
+                    if let Some(pid) = socket.pid() {
+                        d.insert("pid", pid);
+                    }
+                    d
+                });
+                socket.confirm(&Packet::connect(&*socket.0.ns.name, data));
+                let nsp = crate::util::wire_nsp(socket.namespace());
+                for data in missed {
+                    let packet = Packet {
+                        kind: PacketKind::Event,
+                        nsp: nsp.clone(),
+                        id: None,
+                        data: Some(Value::Array(data)),
+                    };
+                    let _ = socket.send_packet(&packet);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(ns = %socket.0.ns.name, "connection refused: {e}");
+                crate::stats::Counters::bump(&io.stats.connect_refused_by_handler);
+                let data = if v3 {
+                    Value::from(e.message())
+                } else {
+                    let mut m = crate::value!({"message": e.message()});
+                    if let Some(d) = e.data() {
+                        m.insert("data", d.clone());
+                    }
+                    m
+                };
+                detach(&socket);
+                socket.closed(DisconnectReason::ServerNamespaceDisconnect);
+                let packet = Packet::connect_error(&*socket.0.ns.name, data);
+                let _ = socket.0.conn.send_many(io.encode(&packet).to_vec());
+            }
+        }
+    };
+    run_now_or_spawn(Box::pin(job));
 }
 
 impl Completion {

@@ -50,6 +50,9 @@ pub struct SioConfig {
     /// Most namespaces one connection may join (default 32); past it the
     /// CONNECT is refused with "too many namespaces".
     pub max_namespaces_per_connection: usize,
+    /// Connection state recovery (default off; socket.io's
+    /// `connectionStateRecovery`).
+    pub recovery: Option<crate::RecoveryConfig>,
     /// Packet encoding.
     pub parser: Parser,
     /// Most binary attachments in one packet (default 10).
@@ -67,6 +70,7 @@ impl Default for SioConfig {
             max_in_flight_events: 128,
             max_pending_acks: 1024,
             max_namespaces_per_connection: 32,
+            recovery: None,
             parser: Parser::Json,
             max_attachments: 10,
             max_depth: 64,
@@ -393,6 +397,22 @@ impl SocketIoBuilder {
         self.config.max_namespaces_per_connection = n;
         self
     }
+    /// Turns on connection state recovery (socket.io's
+    /// `connectionStateRecovery`): a client that comes back within
+    /// `max_disconnection_duration` gets its socket id, rooms, session data
+    /// and the events it missed. See [`crate::RecoveryConfig`].
+    pub fn connection_state_recovery(mut self, config: crate::RecoveryConfig) -> Self {
+        if config.max_disconnection_duration.is_zero() {
+            self.errors
+                .push("max_disconnection_duration must be more than zero".into());
+        }
+        if config.max_buffered_events == 0 {
+            self.errors
+                .push("max_buffered_events must be at least 1".into());
+        }
+        self.config.recovery = Some(config);
+        self
+    }
     /// See [`SioConfig::parser`].
     pub fn parser(mut self, parser: Parser) -> Self {
         self.config.parser = parser;
@@ -687,6 +707,16 @@ impl SocketIo {
         H::Output: crate::IntoConnect,
     {
         self.of("/").on_connect(handler);
+        self
+    }
+
+    /// Connect middleware of `/` (Node's `io.use`; see [`Namespace::middleware`]).
+    pub fn middleware<H, T>(&self, handler: H) -> &Self
+    where
+        H: Handler<T>,
+        H::Output: crate::IntoConnect,
+    {
+        self.of("/").middleware(handler);
         self
     }
 

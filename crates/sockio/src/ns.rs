@@ -59,12 +59,19 @@ pub(crate) struct NsInner {
     /// room → members. A socket's own rooms are also kept in the socket.
     pub rooms: RwLock<HashMap<Room, HashMap<SocketId, Socket>>>,
     pub adapter: OnceLock<Arc<dyn Adapter>>,
+    /// Connection state recovery's in-memory store, when recovery is on.
+    pub recovery: Option<Arc<crate::recovery::RecoveryLog>>,
     pub ack_ids: AtomicU64,
 }
 
 impl NsInner {
     pub(crate) fn new(name: &str, io: Weak<IoInner>, handlers: Arc<Handlers>) -> Arc<Self> {
+        let recovery = io
+            .upgrade()
+            .and_then(|io| io.config.recovery.clone())
+            .map(|c| Arc::new(crate::recovery::RecoveryLog::new(c)));
         let ns = Arc::new(NsInner {
+            recovery,
             name: name.into(),
             io: io.clone(),
             handlers,
@@ -80,6 +87,10 @@ impl NsInner {
             let _ = ns.adapter.set(io.adapter_factory.create(local));
         }
         ns
+    }
+
+    pub(crate) fn recovery_log(&self) -> Option<Arc<crate::recovery::RecoveryLog>> {
+        self.recovery.clone()
     }
 
     pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {

@@ -178,7 +178,19 @@ impl BroadcastOperator {
             // One packet for every namespace (several only for a dynamic parent).
             packet.nsp = crate::util::wire_nsp(&ns.name);
             let local = ns.local();
-            if let Err(e) = ns.adapter().broadcast(&local, &packet, &opts).await {
+            let r = if ns.recovery.is_some() && !opts.volatile {
+                // Connection state recovery: the offset as the last argument.
+                let mut p = packet.clone();
+                if let (Some(offset), Some(Value::Array(a))) =
+                    (ns.adapter().record_event(&local, &p, &opts), &mut p.data)
+                {
+                    a.push(Value::from(offset));
+                }
+                ns.adapter().broadcast(&local, &p, &opts).await
+            } else {
+                ns.adapter().broadcast(&local, &packet, &opts).await
+            };
+            if let Err(e) = r {
                 first_err.get_or_insert(EmitError::Adapter(e));
             }
         }

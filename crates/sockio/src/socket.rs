@@ -111,6 +111,10 @@ pub(crate) struct SocketInner {
     pub conn: Arc<Conn>,
     /// The CONNECT payload.
     pub auth: Option<Value>,
+    /// Connection state recovery's private id (never shown to others).
+    pid: Option<String>,
+    /// Whether this socket is a recovered one.
+    recovered: bool,
     /// When the socket connected.
     pub issued: SystemTime,
     state: AtomicU8,
@@ -204,12 +208,16 @@ impl Socket {
         ns: Arc<NsInner>,
         conn: Arc<Conn>,
         auth: Option<Value>,
+        pid: Option<String>,
+        recovered: bool,
     ) -> Self {
         Socket(Arc::new(SocketInner {
             id,
             ns,
             conn,
             auth,
+            pid,
+            recovered,
             issued: SystemTime::now(),
             state: AtomicU8::new(CONNECTING),
             pending: Mutex::default(),
@@ -271,6 +279,16 @@ impl Socket {
     /// The CONNECT payload (`auth` in socket.io-client).
     pub fn auth(&self) -> Option<&Value> {
         self.0.auth.as_ref()
+    }
+
+    /// Whether connection state recovery gave this socket back its id,
+    /// rooms, session data and missed events (Node's `socket.recovered`).
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    pub(crate) fn pid(&self) -> Option<&str> {
+        self.0.pid.as_deref()
     }
 
     /// The HTTP headers of the connection's first request.
@@ -412,6 +430,18 @@ impl Socket {
         event: &str,
         data: &T,
     ) -> Result<(), EmitError> {
+        if self.0.ns.recovery.is_some() {
+            // Recorded for replay, as any broadcast: to this socket's room.
+            if !self.connected() {
+                return Err(EmitError::Disconnected);
+            }
+            return self
+                .operator()
+                .to(self.id())
+                .include_self()
+                .emit(event, data)
+                .await;
+        }
         self.emit_inner(event, data, None)
     }
 
@@ -662,6 +692,23 @@ impl Socket {
             return;
         }
         self.0.pending.lock().unwrap().clear();
+        if let (CONNECTED, Some(pid), true) =
+            (prev, &self.0.pid, crate::recovery::recoverable(reason))
+        {
+            let state = crate::SessionState {
+                pid: pid.clone(),
+                id: self.0.id.clone(),
+                namespace: self.0.ns.name.to_string(),
+                rooms: self.rooms(),
+                data: self.0.session.to_value(),
+                missed: Vec::new(),
+            };
+            let ns = self.0.ns.clone();
+            run_now_or_spawn(Box::pin(async move {
+                let local = ns.local();
+                ns.adapter().persist_session(&local, state).await;
+            }));
+        }
         let handler = self
             .0
             .ns

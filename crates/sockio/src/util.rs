@@ -11,6 +11,11 @@ pub(crate) fn wire_nsp(name: &str) -> String {
     }
 }
 
+/// 20 random base64url characters (the engine's CSPRNG ids).
+pub(crate) fn random_id() -> String {
+    sockio_engine::Sid::random().as_str().to_owned()
+}
+
 /// Splits a query string into URL-decoded pairs (`+` is a space).
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
