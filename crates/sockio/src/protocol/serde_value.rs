@@ -59,9 +59,11 @@ pub fn to_args<T: Serialize + ?Sized>(data: &T) -> Result<Vec<Value>, ProtocolEr
 ///
 /// [`Value::Binary`] deserializes into `bytes::Bytes`, `Vec<u8>` or
 /// `serde_bytes::ByteBuf` (and, for a self-describing target such as
-/// `serde_json::Value`, into an array of numbers). Lenient where JavaScript is
-/// loose: a float with an integral value fits an integer field, and a map key
-/// that is a number fits a string key (and the other way round).
+/// `serde_json::Value`, into an array of numbers). Strict about types, with
+/// JavaScript's one exception: a float with an integral value (`3.0`) fits an
+/// integer field (JavaScript has one number type). A string never fits a
+/// number field nor a number a string field; object keys, which are strings,
+/// parse into number or boolean key types (`HashMap<u32, T>`).
 ///
 /// # Errors
 ///
@@ -617,22 +619,93 @@ impl ValueDeserializer {
                     None => {}
                 },
             },
-            Value::String(s) => {
-                if let Ok(u) = s.parse::<u64>() {
-                    return visitor.visit_u64(u);
-                }
-                if let Ok(i) = s.parse::<i64>() {
-                    return visitor.visit_i64(i);
-                }
-                match s.parse::<f64>().ok().and_then(integral) {
-                    Some(Ok(u)) => return visitor.visit_u64(u),
-                    Some(Err(i)) => return visitor.visit_i64(i),
-                    None => {}
-                }
-            }
             _ => {}
         }
         de::Deserializer::deserialize_any(self, visitor)
+    }
+}
+
+/// An object key: a string, which a number or boolean key type parses
+/// (JavaScript object keys are strings: `{1: "a"}` is `{"1": "a"}`).
+struct KeyDe(String);
+
+impl KeyDe {
+    fn integer<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
+        if let Ok(u) = self.0.parse::<u64>() {
+            return visitor.visit_u64(u);
+        }
+        if let Ok(i) = self.0.parse::<i64>() {
+            return visitor.visit_i64(i);
+        }
+        visitor.visit_string(self.0)
+    }
+}
+
+macro_rules! key_integer_methods {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
+            self.integer(visitor)
+        })*
+    };
+}
+
+impl<'de> de::Deserializer<'de> for KeyDe {
+    type Error = ProtocolError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
+        visitor.visit_string(self.0)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
+        match self.0.as_str() {
+            "true" => visitor.visit_bool(true),
+            "false" => visitor.visit_bool(false),
+            _ => visitor.visit_string(self.0),
+        }
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
+        match self.0.parse::<f64>() {
+            Ok(f) => visitor.visit_f64(f),
+            Err(_) => visitor.visit_string(self.0),
+        }
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
+        self.deserialize_f64(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ProtocolError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ProtocolError> {
+        use serde::de::IntoDeserializer;
+        let d: de::value::StringDeserializer<ProtocolError> = self.0.into_deserializer();
+        de::Deserializer::deserialize_enum(d, name, variants, visitor)
+    }
+
+    key_integer_methods! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
+    }
+
+    serde::forward_to_deserialize_any! {
+        char str string bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
+        identifier ignored_any
     }
 }
 
@@ -703,10 +776,7 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
-        match self.0 {
-            Value::Number(n) if !n.is_f64() => visitor.visit_string(n.to_string()),
-            other => ValueDeserializer(other).deserialize_any(visitor),
-        }
+        self.deserialize_any(visitor)
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
@@ -825,8 +895,7 @@ impl<'de> de::MapAccess<'de> for MapDe {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
-                seed.deserialize(ValueDeserializer(Value::String(k)))
-                    .map(Some)
+                seed.deserialize(KeyDe(k)).map(Some)
             }
             None => Ok(None),
         }

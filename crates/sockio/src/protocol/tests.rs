@@ -891,6 +891,12 @@ fn from_value_targets() {
     assert_eq!(t, ("a".into(), -5));
     assert!(from_value::<(String, i64)>(Value::Array(vec![s("a")])).is_err());
     assert!(from_value::<String>(Value::from(1.5)).is_err());
+    // strict types: a number is no string and a string no number
+    assert!(from_value::<String>(Value::from(1)).is_err());
+    assert!(from_value::<u32>(s("5")).is_err());
+    let m: std::collections::HashMap<bool, i8> =
+        from_value(map(vec![("true", Value::from(-1))])).unwrap();
+    assert_eq!(m[&true], -1);
     let o: Option<u8> = from_value(Value::Null).unwrap();
     assert_eq!(o, None);
     let unit: () = from_value(Value::Null).unwrap();
