@@ -669,6 +669,33 @@ fn msgpack_connect_error_with_undefined_survives() {
     );
 }
 
+/// Fuzzer finding (`fuzz/regressions/sio_json`, `sio_msgpack`): a
+/// CONNECT_ERROR without data was accepted, so a decoded packet lacked the
+/// shape [`Packet`] documents (an object or a string).
+#[test]
+fn connect_error_without_data_is_refused() {
+    for rev in [Revision::V5, Revision::V4] {
+        for text in ["4", "4/chanot authorized\"", "4/x,", "4/x,12"] {
+            assert!(
+                matches!(
+                    decode_json(text, rev, &lim()),
+                    Err(ProtocolError::InvalidPayload { .. })
+                ),
+                "{text:?} accepted ({rev:?})"
+            );
+        }
+    }
+    let mut b = vec![0x82];
+    mp_str(&mut b, "type");
+    b.push(4);
+    mp_str(&mut b, "nsp");
+    mp_str(&mut b, "/x");
+    assert!(matches!(
+        decode_msgpack(&b, &lim()),
+        Err(ProtocolError::InvalidPayload { .. })
+    ));
+}
+
 #[test]
 fn msgpack_errors() {
     let good = encode_msgpack(&Packet::event("/", "a", vec![], Some(1)));
