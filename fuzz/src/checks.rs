@@ -234,43 +234,41 @@ pub fn eio_v3_binary_payload(data: &[u8]) {
 // Socket.IO
 // ---------------------------------------------------------------------------
 
-/// A number as a comparable key: integers (and integral floats that fit) by
-/// value, other floats by bits.
-#[derive(PartialEq, Debug)]
+/// A number: integers exactly, floats as they are.
 enum Num {
-    U(u64),
-    I(i64),
-    F(u64),
+    Int(i128),
+    Float(f64),
 }
 
 fn num(v: &Value) -> Option<Num> {
-    let float = |f: f64| {
-        if f.is_finite() && f.fract() == 0.0 {
-            if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
-                return Num::U(f as u64);
-            }
-            if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
-                return Num::I(f as i64);
-            }
-        }
-        Num::F(if f.is_nan() { u64::MAX } else { f.to_bits() })
-    };
     match v {
-        Value::Integer(i) => Some(match (i.as_u64(), i.as_i64()) {
-            (Some(u), _) => Num::U(u),
-            (None, Some(n)) => Num::I(n),
+        Value::Integer(i) => Some(Num::Int(match (i.as_u64(), i.as_i64()) {
+            (Some(u), _) => i128::from(u),
+            (None, Some(n)) => i128::from(n),
             (None, None) => return None,
-        }),
-        Value::F32(f) => Some(float(f64::from(*f))),
-        Value::F64(f) => Some(float(*f)),
+        })),
+        Value::F32(f) => Some(Num::Float(f64::from(*f))),
+        Value::F64(f) => Some(Num::Float(*f)),
         _ => None,
+    }
+}
+
+/// Numbers compare as JavaScript sees them: integers exactly, and as doubles
+/// when either is a float (JSON writes `1.0` as `1`, and a large integral
+/// double with its shortest digits, which read back as an integer); NaN
+/// equals NaN.
+fn same_num(a: Num, b: Num) -> bool {
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => x == y,
+        (Num::Int(x), Num::Float(f)) | (Num::Float(f), Num::Int(x)) => x as f64 == f,
+        (Num::Float(x), Num::Float(y)) => x == y || (x.is_nan() && y.is_nan()),
     }
 }
 
 /// Equality of values, numbers compared by value (`1.0 == 1`, NaN == NaN).
 pub fn same_value(a: &Value, b: &Value) -> bool {
     if let (Some(x), Some(y)) = (num(a), num(b)) {
-        return x == y;
+        return same_num(x, y);
     }
     match (a, b) {
         (Value::Array(x), Value::Array(y)) => {

@@ -45,3 +45,29 @@ fn the_allocation_counter_sees_allocations() {
     assert!(peak >= 100_000, "counted {peak}");
     drop(v);
 }
+
+/// Fuzzer finding (`fuzz/regressions/sio_msgpack`): every nested msgpack
+/// array or map reserved room for all the input bytes left, so nested
+/// headers declaring huge lengths made one packet reserve depth × 32 bytes
+/// per input byte (about 2 GB for a 1 MB packet).
+#[test]
+fn nested_msgpack_containers_reserve_no_more_than_their_input() {
+    use sockio::protocol::{decode_msgpack, Limits};
+    for header in [&[0xdd, 0xff, 0xff, 0xff, 0xff][..], &[0xdf, 0xff, 0xff, 0xff, 0xff]] {
+        // {"type": 2, "nsp": "/", "data": <nested headers>, then padding}
+        let mut b = vec![0x83, 0xa4, b't', b'y', b'p', b'e', 0x02, 0xa3, b'n', b's', b'p'];
+        b.extend_from_slice(&[0xa1, b'/', 0xa4, b'd', b'a', b't', b'a']);
+        for _ in 0..60 {
+            b.extend_from_slice(header);
+        }
+        b.resize(1 << 20, 0xc0);
+        let (res, peak) = checks::alloc::measure(|| decode_msgpack(&b, &Limits::default()));
+        assert!(res.is_err());
+        // before the fix: about 2.5 GB here
+        assert!(
+            peak <= checks::ALLOC_FACTOR * b.len(),
+            "decoding {} bytes held {peak} bytes",
+            b.len()
+        );
+    }
+}
