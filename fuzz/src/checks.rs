@@ -30,10 +30,10 @@ use sockio_engine::codec::{v3, v4, Packet};
 
 /// Most bytes a decoder may hold per byte of input.
 ///
-/// A decoded value costs 32 bytes (`rmpv::Value`) and a vector grows by
-/// doubling from 4 elements, so a one-element array `[0]` of two input bytes
-/// costs 128: 64 per input byte is the worst legitimate case found; twice that
-/// is the bound.
+/// A decoded value costs 40 bytes (`rmpv::Value`): a msgpack value can be
+/// one byte, and a vector filled by pushes may have twice the room it needs,
+/// so about 80 per input byte is the worst legitimate case; the bound leaves
+/// some room above that.
 pub const ALLOC_FACTOR: usize = 128;
 /// Fixed allowance on top of [`ALLOC_FACTOR`] (small inputs, the packet's own vectors).
 pub const ALLOC_SLACK: usize = 16 * 1024;
@@ -497,17 +497,18 @@ pub fn sio_msgpack(data: &[u8]) {
 fn push_placeholder(out: &mut String, r: &mut Input<'_>, declared: u64) {
     let form = r.byte();
     let n = u64::from(r.byte()) % declared.saturating_add(2).max(1);
+    // (an exhausted input reads zeros: a valid placeholder naming attachment 0)
     let num = match form % 16 {
-        0 => "-1".to_owned(),
-        1 => format!("{n}.5"),
-        2 => format!("\"{n}\""),
-        3 => format!("{n}.0"),
-        4 => u64::MAX.to_string(),
+        10 => "-1".to_owned(),
+        11 => format!("{n}.5"),
+        12 => format!("\"{n}\""),
+        13 => format!("{n}.0"),
+        14 => u64::MAX.to_string(),
         _ => n.to_string(),
     };
-    if form % 16 == 5 {
+    if form % 16 == 15 {
         out.push_str("{\"_placeholder\":true}");
-    } else if form % 16 == 6 {
+    } else if form % 16 == 9 {
         out.push_str(&format!("{{\"num\":{num},\"_placeholder\":true,\"x\":[1]}}"));
     } else {
         out.push_str(&format!("{{\"_placeholder\":true,\"num\":{num}}}"));
@@ -520,17 +521,17 @@ fn push_placeholder(out: &mut String, r: &mut Input<'_>, declared: u64) {
 fn lying_binary_text(r: &mut Input<'_>) -> String {
     let kind = if r.byte() & 1 == 0 { '5' } else { '6' };
     let declared: u64 = match r.byte() % 8 {
-        0 => 0,
-        1 => r.u64(),
-        2 => u64::from(r.u16()),
-        _ => u64::from(r.byte() % 16),
+        5 => 0,
+        6 => r.u64(),
+        7 => u64::from(r.u16()),
+        _ => u64::from(r.byte() % 16).max(1),
     };
     let mut t = String::new();
     t.push(kind);
-    if r.byte() % 8 != 0 {
+    if r.byte() % 8 != 7 {
         t.push_str(&declared.to_string());
     }
-    if r.byte() % 8 != 0 {
+    if r.byte() % 8 != 7 {
         t.push('-');
     }
     if r.byte() & 1 == 1 {
@@ -549,17 +550,17 @@ fn lying_binary_text(r: &mut Input<'_>) -> String {
             t.push(',');
         }
         match r.byte() % 8 {
-            0 => {
+            5 => {
                 t.push('[');
                 push_placeholder(&mut t, r, declared);
                 t.push(']');
             }
-            1 => {
+            6 => {
                 t.push_str("{\"k\":");
                 push_placeholder(&mut t, r, declared);
                 t.push('}');
             }
-            2 => t.push_str("\"x\""),
+            7 => t.push_str("\"x\""),
             _ => push_placeholder(&mut t, r, declared),
         }
     }

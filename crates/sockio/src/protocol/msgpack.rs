@@ -306,8 +306,13 @@ struct Reader<'a> {
     /// reservations of nested containers cannot add up to more than the
     /// input (each level reserving for all the bytes left made a 1 MB packet
     /// of nested array headers reserve 64 times 32 MB; found by the fuzzers).
+    /// Small containers reserve what they declare whatever is left (at most
+    /// [`MIN_RESERVE`], what the first push would allocate anyway).
     reserve: usize,
 }
+
+/// Elements a container may always reserve (a `Vec`'s first growth).
+const MIN_RESERVE: usize = 4;
 
 fn eof() -> ProtocolError {
     ProtocolError::Msgpack("unexpected end of data".into())
@@ -391,8 +396,8 @@ impl<'a> Reader<'a> {
 
     fn seq(&mut self, len: usize, depth: usize) -> Result<Value, ProtocolError> {
         let depth = self.enter(depth)?;
-        let cap = len.min(self.remaining()).min(self.reserve);
-        self.reserve -= cap;
+        let cap = len.min(self.remaining()).min(self.reserve.max(MIN_RESERVE));
+        self.reserve = self.reserve.saturating_sub(cap);
         let mut out = Vec::with_capacity(cap);
         for _ in 0..len {
             out.push(self.value(depth)?);
@@ -402,8 +407,10 @@ impl<'a> Reader<'a> {
 
     fn map(&mut self, len: usize, depth: usize) -> Result<Value, ProtocolError> {
         let depth = self.enter(depth)?;
-        let cap = len.min(self.remaining() / 2).min(self.reserve / 2);
-        self.reserve -= cap * 2;
+        let cap = len
+            .min(self.remaining() / 2)
+            .min((self.reserve / 2).max(MIN_RESERVE));
+        self.reserve = self.reserve.saturating_sub(cap * 2);
         let mut out = Map::with_capacity(cap);
         for _ in 0..len {
             let k = match self.value(depth)? {
