@@ -213,7 +213,11 @@ pub fn eio_v3_text_payload(data: &[u8]) {
     if !ambiguous {
         assert_eq!(again, packets, "v3 text payload round trip");
     } else {
-        assert_eq!(again.len(), packets.len(), "v3 text payload round trip (count)");
+        assert_eq!(
+            again.len(),
+            packets.len(),
+            "v3 text payload round trip (count)"
+        );
     }
 }
 
@@ -327,7 +331,10 @@ fn placeholder(v: &Value) -> Option<Result<u64, ()>> {
     {
         return None;
     }
-    let n = m.iter().find(|(k, _)| k.as_str() == Some("num")).map(|(_, v)| v);
+    let n = m
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("num"))
+        .map(|(_, v)| v);
     Some(match n {
         Some(Value::Integer(i)) => i.as_u64().ok_or(()),
         Some(Value::F64(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 1e15 => Ok(*f as u64),
@@ -340,9 +347,12 @@ fn placeholder(v: &Value) -> Option<Result<u64, ()>> {
 fn check_filled(partial: &Value, done: &Value, atts: &[Bytes]) {
     if let Some(num) = placeholder(partial) {
         let num = num.expect("the decoder accepted a placeholder without a valid num");
-        let want = atts
-            .get(num as usize)
-            .unwrap_or_else(|| panic!("the decoder accepted placeholder num {num} of {}", atts.len()));
+        let want = atts.get(num as usize).unwrap_or_else(|| {
+            panic!(
+                "the decoder accepted placeholder num {num} of {}",
+                atts.len()
+            )
+        });
         assert!(
             matches!(done, Value::Binary(b) if b[..] == want[..]),
             "placeholder {num} became {done:?}"
@@ -446,7 +456,10 @@ fn complete_and_check(
         limits.max_attachments
     );
     assert_eq!(partial.remaining(), expected);
-    let before = partial.packet().expect("partial packet has its packet").clone();
+    let before = partial
+        .packet()
+        .expect("partial packet has its packet")
+        .clone();
     check_shape(&before);
     assert!(matches!(before.kind, PacketKind::Event | PacketKind::Ack));
     let input_len = text_len + atts.iter().map(Bytes::len).sum::<usize>();
@@ -471,7 +484,10 @@ fn complete_and_check(
         return;
     };
     check_shape(&done);
-    assert!(!partial.packet().is_some(), "partial still holds the packet");
+    assert!(
+        partial.packet().is_none(),
+        "partial still holds the packet"
+    );
     match (&before.data, &done.data) {
         (Some(a), Some(b)) => check_filled(a, b, &atts[..expected]),
         (a, b) => assert_eq!(a.is_some(), b.is_some()),
@@ -489,7 +505,10 @@ pub fn sio_msgpack(data: &[u8]) {
     let enc = encode_msgpack(&p);
     let q = decode_msgpack(&enc, &limits)
         .unwrap_or_else(|e| panic!("re-decoding {p:?} (encoded {enc:02x?}): {e}"));
-    assert!(same_packet(&p, &q), "msgpack round trip: {p:?} became {q:?}");
+    assert!(
+        same_packet(&p, &q),
+        "msgpack round trip: {p:?} became {q:?}"
+    );
 }
 
 /// Writes a placeholder whose `num` is chosen by the input: mostly in range,
@@ -509,7 +528,9 @@ fn push_placeholder(out: &mut String, r: &mut Input<'_>, declared: u64) {
     if form % 16 == 15 {
         out.push_str("{\"_placeholder\":true}");
     } else if form % 16 == 9 {
-        out.push_str(&format!("{{\"num\":{num},\"_placeholder\":true,\"x\":[1]}}"));
+        out.push_str(&format!(
+            "{{\"num\":{num},\"_placeholder\":true,\"x\":[1]}}"
+        ));
     } else {
         out.push_str(&format!("{{\"_placeholder\":true,\"num\":{num}}}"));
     }
@@ -698,8 +719,11 @@ pub fn query(data: &[u8]) {
     }
 }
 
+/// One target's check.
+pub type Check = fn(&[u8]);
+
 /// Every target by name, for the corpus replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("eio_packet", eio_packet),
     ("eio_v4_payload", eio_v4_payload),
     ("eio_v3_text_payload", eio_v3_text_payload),

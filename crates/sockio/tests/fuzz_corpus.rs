@@ -53,9 +53,14 @@ fn the_allocation_counter_sees_allocations() {
 #[test]
 fn nested_msgpack_containers_reserve_no_more_than_their_input() {
     use sockio::protocol::{decode_msgpack, Limits};
-    for header in [&[0xdd, 0xff, 0xff, 0xff, 0xff][..], &[0xdf, 0xff, 0xff, 0xff, 0xff]] {
+    for header in [
+        &[0xdd, 0xff, 0xff, 0xff, 0xff][..],
+        &[0xdf, 0xff, 0xff, 0xff, 0xff],
+    ] {
         // {"type": 2, "nsp": "/", "data": <nested headers>, then padding}
-        let mut b = vec![0x83, 0xa4, b't', b'y', b'p', b'e', 0x02, 0xa3, b'n', b's', b'p'];
+        let mut b = vec![
+            0x83, 0xa4, b't', b'y', b'p', b'e', 0x02, 0xa3, b'n', b's', b'p',
+        ];
         b.extend_from_slice(&[0xa1, b'/', 0xa4, b'd', b'a', b't', b'a']);
         for _ in 0..60 {
             b.extend_from_slice(header);
