@@ -669,6 +669,24 @@ fn msgpack_connect_error_with_undefined_survives() {
     );
 }
 
+/// A protocol-4 CONNECT query is read up to 1000 pairs, as Node's
+/// `querystring.parse` does (`maxKeys`): merging repeated keys is quadratic,
+/// and a 1 MB query of distinct keys took minutes of CPU before the cap.
+#[test]
+fn v4_connect_query_reads_at_most_1000_pairs() {
+    let mut text = String::from("0/private?");
+    for i in 0..5000 {
+        text.push_str(&format!("k{i}=v&"));
+    }
+    text.push(',');
+    let p = dec_rev(&text, Revision::V4).unwrap();
+    let Some(Value::Map(m)) = p.data else {
+        panic!("query becomes a map")
+    };
+    assert_eq!(m.len(), 1000);
+    assert_eq!(m[999].0, Value::from("k999"));
+}
+
 /// Fuzzer finding (`fuzz/regressions/sio_json`, `sio_msgpack`): a
 /// CONNECT_ERROR without data was accepted, so a decoded packet lacked the
 /// shape [`Packet`] documents (an object or a string).
