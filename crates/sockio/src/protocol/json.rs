@@ -790,11 +790,7 @@ const MAX_QUERY_PAIRS: usize = 1000;
 /// Parses `a=1&b=x+y` into a map of strings, like Node's `querystring.parse`.
 fn parse_query(q: &str) -> Value {
     let mut out = Map::new();
-    for part in q
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .take(MAX_QUERY_PAIRS)
-    {
+    for part in q.split('&').filter(|p| !p.is_empty()).take(MAX_QUERY_PAIRS) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let k = url_decode(k);
         let v = Value::from(url_decode(v));
