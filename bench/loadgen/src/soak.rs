@@ -1017,6 +1017,41 @@ mod tests {
     }
 
     #[test]
+    fn a_message_missing_inside_a_window_is_lost_outside_it_is_not() {
+        // 2 clients in room 0 (rooms = 1); client 0 sent seq 0..4 at 10, 20, ..
+        // acked 5 µs later; client 1's window: joined 15, closed (flush) at 42.
+        let msg = |sent| Msg {
+            sent,
+            acked: sent + 5,
+        };
+        let mut recv = HashMap::new();
+        let mut r = Recv::default();
+        r.add(1); // seq 1 (sent 20) arrived; seq 2 (sent 30, acked 35) did not
+        r.add(3); // seq 3: sent 40 but acked 45, after the window closed
+        recv.insert(0u32, r);
+        let w = World {
+            base: Instant::now(),
+            stop: true,
+            sent: vec![(1..=5).map(|i| msg(i * 10)).collect(), Vec::new()],
+            windows: vec![Window {
+                client: 1,
+                room: 0,
+                joined: 15,
+                closed: Some(42),
+                recv,
+            }],
+            n: Counts::default(),
+        };
+        let v = judge(&w, 1);
+        assert_eq!((v.expected, v.lost), (2, 1), "{:?}", v.lost_samples);
+        assert_eq!(v.out_of_order, 0);
+        // an abrupt window (closed None) expects nothing
+        let mut w = w;
+        w.windows[0].closed = None;
+        assert_eq!(judge(&w, 1).lost, 0);
+    }
+
+    #[test]
     fn soak_section_is_spliced_before_the_log_and_replaced() {
         let md = "# B\n\n## echo\n\nx\n\n## Log\n\nl\n";
         let once = splice_section(md, "## Soak\n\nA\n\n");
