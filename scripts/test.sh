@@ -6,6 +6,10 @@
 #      installs them: npm ci, a Python venv, Debian's chromium);
 #   4. a smoke run of the benchmark tooling (bench/run.sh --smoke: proves the
 #      load generator and peers work; timings are not judged).
+#   5. a 30-second soak (bench/soak.sh --ci: 2000 clients in rooms, WebSocket
+#      and polling, some reconnecting; fails on any lost, duplicated or
+#      reordered message). The fuzz targets are not built here (fuzz/README.md);
+#      their seed corpus is replayed by cargo test (crates/sockio/tests/fuzz_corpus.rs).
 # Stops at the first failing step; the last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +45,9 @@ interop_passed=${interop_line%% passed*}
 step "benchmark tooling smoke run"
 bash bench/run.sh --smoke || fail "bench smoke run"
 
+step "soak (30 s)"
+bash bench/soak.sh --ci || fail "soak: messages lost, duplicated or reordered, or errors (see bench/results/soak-*/)"
+
 echo
-echo "rust tests: $rust_passed passed; interop checks: $interop_passed passed; bench smoke: ok"
+echo "rust tests: $rust_passed passed; interop checks: $interop_passed passed; bench smoke: ok; soak: ok"
 echo "$((rust_passed + interop_passed)) passed, 0 failed"

@@ -12,6 +12,7 @@ mod idle;
 mod polling;
 mod probe;
 mod report;
+mod soak;
 mod stats;
 mod ws;
 
@@ -106,6 +107,14 @@ enum Cmd {
         common: CommonArgs,
         #[command(flatten)]
         opts: echo::EchoOpts,
+    },
+    /// Clients in rooms exchanging numbered messages for a long time (WebSocket
+    /// and polling, some reconnecting): lost, duplicated, out of order; server RSS.
+    Soak {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        opts: soak::SoakOpts,
     },
     /// Writes BENCHMARKS.md and SVG charts from JSON result lines.
     Report(report::ReportArgs),
@@ -235,7 +244,8 @@ fn main() {
         Cmd::Echo { common, .. }
         | Cmd::Broadcast { common, .. }
         | Cmd::Idle { common, .. }
-        | Cmd::EchoPolling { common, .. } => {
+        | Cmd::EchoPolling { common, .. }
+        | Cmd::Soak { common, .. } => {
             (common.clone(), common.peer.clone(), common.run, common.json)
         }
     };
@@ -277,6 +287,7 @@ fn main() {
                 Cmd::Broadcast { opts, .. } => broadcast::run(&c, opts).await,
                 Cmd::Idle { opts, .. } => idle::run(&c, opts, probe.as_ref()).await,
                 Cmd::EchoPolling { opts, .. } => polling::run(&c, opts).await,
+                Cmd::Soak { opts, .. } => soak::run(&c, opts, probe.as_ref()).await,
                 Cmd::Report(_) => unreachable!(),
             }
         };

@@ -152,7 +152,7 @@ struct Shared {
 const RING: usize = 4096;
 
 /// Opens a polling session and connects the main namespace; returns (GET conn, POST conn, query).
-async fn open(t: &Target) -> io::Result<(Http, Http, String)> {
+pub async fn open(t: &Target) -> io::Result<(Http, Http, String)> {
     let mut get = Http::connect(t).await?;
     let mut post = Http::connect(t).await?;
     let body = get

@@ -13,7 +13,7 @@ pub struct ReportArgs {
     /// JSON-lines result files (one RunResult per line).
     #[arg(long, required = true, num_args = 1..)]
     input: Vec<PathBuf>,
-    /// Markdown file to write; its `## Log` section is kept.
+    /// Markdown file to write; its `## Soak` and `## Log` sections are kept.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
     /// Directory for the SVG charts.
@@ -228,9 +228,12 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
             .push(r);
     }
     std::fs::create_dir_all(&a.charts).map_err(|e| format!("{}: {e}", a.charts.display()))?;
-    let keep_log = std::fs::read_to_string(&a.out)
-        .ok()
-        .and_then(|s| s.find("\n## Log").map(|i| s[i + 1..].to_string()));
+    let keep_log = std::fs::read_to_string(&a.out).ok().and_then(|s| {
+        // the soak's section (written by `soak`) and the log are kept
+        s.find("\n## Soak")
+            .or_else(|| s.find("\n## Log"))
+            .map(|i| s[i + 1..].to_string())
+    });
 
     let mut md = String::new();
     md.push_str("# Benchmarks\n\n");

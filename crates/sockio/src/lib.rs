@@ -79,6 +79,14 @@ pub use bytes;
 pub use test_client::{Received, TestClient, TestClientBuilder, TestClientError};
 pub use value::Value;
 
+/// The handshake query parser (`a=1&b=x+y`, URL-decoded pairs) that
+/// [`Socket::query`] and the Engine.IO v3 implicit connection use. Public only
+/// for the fuzzers (`fuzz/`); not part of the API.
+#[doc(hidden)]
+pub fn __fuzz_parse_query(q: &str) -> Vec<(String, String)> {
+    util::parse_query(q)
+}
+
 /// An Engine.IO connection as this crate holds it.
 pub(crate) type Conn = sockio_engine::Socket<ConnData>;
 

@@ -781,10 +781,16 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 }
 
+/// Most `&`-separated pairs read from a protocol-4 CONNECT query, as Node's
+/// `querystring.parse` (`maxKeys`, default 1000): the rest is ignored. Without
+/// it, merging repeated keys made a 1 MB query of distinct keys cost minutes
+/// of CPU (quadratic).
+const MAX_QUERY_PAIRS: usize = 1000;
+
 /// Parses `a=1&b=x+y` into a map of strings, like Node's `querystring.parse`.
 fn parse_query(q: &str) -> Value {
     let mut out = Map::new();
-    for part in q.split('&').filter(|p| !p.is_empty()) {
+    for part in q.split('&').filter(|p| !p.is_empty()).take(MAX_QUERY_PAIRS) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let k = url_decode(k);
         let v = Value::from(url_decode(v));

@@ -229,6 +229,7 @@ pub(crate) fn decode_msgpack_with(
         b: data,
         pos: 0,
         max_depth: limits.max_depth,
+        reserve: data.len(),
     };
     let marker = r.u8()?;
     let len = match marker {
@@ -300,7 +301,18 @@ struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
     max_depth: usize,
+    /// Elements that containers may still reserve up front, all levels
+    /// together: each element takes at least one input byte, so the
+    /// reservations of nested containers cannot add up to more than the
+    /// input (each level reserving for all the bytes left made a 1 MB packet
+    /// of nested array headers reserve 64 times 32 MB; found by the fuzzers).
+    /// Small containers reserve what they declare whatever is left (at most
+    /// [`MIN_RESERVE`], what the first push would allocate anyway).
+    reserve: usize,
 }
+
+/// Elements a container may always reserve (a `Vec`'s first growth).
+const MIN_RESERVE: usize = 4;
 
 fn eof() -> ProtocolError {
     ProtocolError::Msgpack("unexpected end of data".into())
@@ -384,7 +396,9 @@ impl<'a> Reader<'a> {
 
     fn seq(&mut self, len: usize, depth: usize) -> Result<Value, ProtocolError> {
         let depth = self.enter(depth)?;
-        let mut out = Vec::with_capacity(len.min(self.remaining()));
+        let cap = len.min(self.remaining()).min(self.reserve.max(MIN_RESERVE));
+        self.reserve = self.reserve.saturating_sub(cap);
+        let mut out = Vec::with_capacity(cap);
         for _ in 0..len {
             out.push(self.value(depth)?);
         }
@@ -393,7 +407,11 @@ impl<'a> Reader<'a> {
 
     fn map(&mut self, len: usize, depth: usize) -> Result<Value, ProtocolError> {
         let depth = self.enter(depth)?;
-        let mut out = Map::with_capacity(len.min(self.remaining() / 2));
+        let cap = len
+            .min(self.remaining() / 2)
+            .min((self.reserve / 2).max(MIN_RESERVE));
+        self.reserve = self.reserve.saturating_sub(cap * 2);
+        let mut out = Map::with_capacity(cap);
         for _ in 0..len {
             let k = match self.value(depth)? {
                 Value::String(s) => s,

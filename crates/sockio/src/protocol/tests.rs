@@ -669,6 +669,51 @@ fn msgpack_connect_error_with_undefined_survives() {
     );
 }
 
+/// A protocol-4 CONNECT query is read up to 1000 pairs, as Node's
+/// `querystring.parse` does (`maxKeys`): merging repeated keys is quadratic,
+/// and a 1 MB query of distinct keys took minutes of CPU before the cap.
+#[test]
+fn v4_connect_query_reads_at_most_1000_pairs() {
+    let mut text = String::from("0/private?");
+    for i in 0..5000 {
+        text.push_str(&format!("k{i}=v&"));
+    }
+    text.push(',');
+    let p = dec_rev(&text, Revision::V4).unwrap();
+    let Some(Value::Object(m)) = p.data else {
+        panic!("query becomes an object")
+    };
+    assert_eq!(m.len(), 1000);
+    assert_eq!(m.keys().nth(999), Some("k999"));
+}
+
+/// Fuzzer finding (`fuzz/regressions/sio_json`, `sio_msgpack`): a
+/// CONNECT_ERROR without data was accepted, so a decoded packet lacked the
+/// shape [`Packet`] documents (an object or a string).
+#[test]
+fn connect_error_without_data_is_refused() {
+    for rev in [Revision::V5, Revision::V4] {
+        for text in ["4", "4/chanot authorized\"", "4/x,", "4/x,12"] {
+            assert!(
+                matches!(
+                    decode_json(text, rev, &lim()),
+                    Err(ProtocolError::InvalidPayload { .. })
+                ),
+                "{text:?} accepted ({rev:?})"
+            );
+        }
+    }
+    let mut b = vec![0x82];
+    mp_str(&mut b, "type");
+    b.push(4);
+    mp_str(&mut b, "nsp");
+    mp_str(&mut b, "/x");
+    assert!(matches!(
+        decode_msgpack(&b, &lim()),
+        Err(ProtocolError::InvalidPayload { .. })
+    ));
+}
+
 #[test]
 fn msgpack_errors() {
     let good = encode_msgpack(&Packet::event("/", "a", vec![], Some(1)));

@@ -1,0 +1,4 @@
+#![no_main]
+//! See `sockio_fuzz::checks::sio_json`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sockio_fuzz::checks::sio_json(data));
