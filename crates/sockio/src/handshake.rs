@@ -87,18 +87,27 @@ impl Handshake {
     /// The query as Node's `querystring.parse` gives it: a repeated key's
     /// values as an array.
     pub fn query_object(&self) -> Value {
-        let mut m = Map::new();
+        // Positions by key: linear in the number of pairs, however many keys.
+        let mut index: std::collections::HashMap<&str, usize> = Default::default();
+        let mut entries: Vec<(String, Value)> = Vec::new();
         for (k, v) in &self.query_pairs {
-            match m.get_mut(k) {
-                Some(Value::Array(a)) => a.push(Value::from(v.as_str())),
-                Some(existing) => {
-                    let first = existing.take();
-                    *existing = Value::Array(vec![first, Value::from(v.as_str())]);
-                }
+            match index.get(k.as_str()) {
+                Some(&i) => match &mut entries[i].1 {
+                    Value::Array(a) => a.push(Value::from(v.as_str())),
+                    existing => {
+                        let first = existing.take();
+                        *existing = Value::Array(vec![first, Value::from(v.as_str())]);
+                    }
+                },
                 None => {
-                    m.insert(k.as_str(), v.as_str());
+                    index.insert(k, entries.len());
+                    entries.push((k.clone(), Value::from(v.as_str())));
                 }
             }
+        }
+        let mut m = Map::with_capacity(entries.len());
+        for (k, v) in entries {
+            m.push(k, v); // keys are distinct here
         }
         Value::Object(m)
     }
