@@ -823,7 +823,11 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::String(s) => Value::String(s),
             serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
             serde_json::Value::Object(m) => {
-                Value::Object(m.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+                let mut out = Map::with_capacity(m.len());
+                for (k, v) in m {
+                    out.push(k, Value::from(v)); // serde_json's keys are distinct
+                }
+                Value::Object(out)
             }
         }
     }
