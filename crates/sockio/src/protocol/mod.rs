@@ -40,7 +40,7 @@ mod serde_value;
 #[cfg(test)]
 mod tests;
 
-/// The payload's value type: JSON with binary data (see [`crate::value`]).
+/// The payload's value type: JSON with binary data (see [`mod@crate::value`]).
 pub use crate::value::Value;
 
 pub use error::ProtocolError;

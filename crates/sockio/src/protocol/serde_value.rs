@@ -609,8 +609,8 @@ fn bytes_to_vec(b: Bytes) -> Vec<u8> {
 
 impl ValueDeserializer {
     fn integer<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProtocolError> {
-        match &self.0 {
-            Value::Number(n) => match n.repr() {
+        if let Value::Number(n) = &self.0 {
+            match n.repr() {
                 N::PosInt(u) => return visitor.visit_u64(u),
                 N::NegInt(i) => return visitor.visit_i64(i),
                 N::Float(_) | N::Float32(_) => match integral(n.as_f64()) {
@@ -618,8 +618,7 @@ impl ValueDeserializer {
                     Some(Err(i)) => return visitor.visit_i64(i),
                     None => {}
                 },
-            },
-            _ => {}
+            }
         }
         de::Deserializer::deserialize_any(self, visitor)
     }
