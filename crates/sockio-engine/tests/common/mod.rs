@@ -87,6 +87,35 @@ impl Server {
     }
 }
 
+/// Waits (up to 5 s) until the session's current request carries header
+/// `name: value`: the engine has taken that request in hand.
+pub async fn wait_current_request(server: &Server, sid: &str, name: &str, value: &str) {
+    let sid = sockio_engine::Sid::parse(sid).unwrap();
+    for _ in 0..500 {
+        if let Some(socket) = server.engine.get(sid) {
+            if socket
+                .current_request()
+                .headers
+                .get(name)
+                .is_some_and(|v| v == value)
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the request with {name}: {value} never reached session {sid}");
+}
+
+/// Waits (up to `limit`) until `cond` holds, checking every 10 ms.
+pub async fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The conformance settings: 300/200 ms, maxPayload 1e6.
 pub fn conformance() -> EngineConfigBuilder {
     EngineConfig::builder()
