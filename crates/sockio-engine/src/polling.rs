@@ -36,7 +36,12 @@ struct GetGuard<'a> {
 
 impl Drop for GetGuard<'_> {
     fn drop(&mut self) {
-        self.shared.state().get_pending = false;
+        {
+            let mut st = self.shared.state();
+            st.get_pending = false;
+            // A `6` owed to this GET (pending at the probe) is moot once it ended.
+            st.noop_owed = false;
+        }
         if !self.answered {
             self.shared.close(DisconnectReason::TransportError);
         }

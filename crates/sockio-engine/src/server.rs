@@ -350,15 +350,57 @@ where
 {
     type Response = S::Response;
     type Error = Infallible;
-    type Future = BoxFuture<Result<S::Response, Infallible>>;
+    type Future = Oneshot<S, Request<Incoming>>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         req.extensions_mut().insert::<SocketAddr>(self.peer);
-        let mut svc = self.inner.clone();
-        Box::pin(async move {
-            std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
-            svc.call(req).await
-        })
+        Oneshot {
+            state: OneshotState::NotReady {
+                svc: self.inner.clone(),
+                req: Some(req),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `poll_ready` then `call` on a clone of the service (tower's `Oneshot`,
+    /// without a dependency on `tower` and without boxing).
+    struct Oneshot<S: tower_service::Service<R>, R> {
+        #[pin]
+        state: OneshotState<S, R>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = OneshotProj]
+    enum OneshotState<S: tower_service::Service<R>, R> {
+        NotReady { svc: S, req: Option<R> },
+        Called { #[pin] fut: S::Future },
+    }
+}
+
+impl<S: tower_service::Service<R>, R> Future for Oneshot<S, R> {
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                OneshotProj::NotReady { svc, req } => {
+                    std::task::ready!(svc.poll_ready(cx))?;
+                    let Some(req) = req.take() else {
+                        unreachable!("Oneshot polled after its request was sent");
+                    };
+                    let fut = svc.call(req);
+                    this.state.set(OneshotState::Called { fut });
+                }
+                OneshotProj::Called { fut } => return fut.poll(cx),
+            }
+        }
     }
 }
 
