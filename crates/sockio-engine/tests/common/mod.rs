@@ -23,10 +23,28 @@ use tokio_tungstenite::WebSocketStream;
 use tower_service::Service;
 
 /// Echo handler that records what happens.
+///
+/// Text commands: `burst N` (N messages), `close-me`, `group` (send_many),
+/// `pause` (pause_reading). Every message also records the `x-req` header of
+/// the session's current request in `current`.
 #[derive(Default)]
 pub struct Recorder {
     pub events: Mutex<Vec<String>>,
     pub closes: Mutex<Vec<DisconnectReason>>,
+    pub current: Mutex<Vec<Option<String>>>,
+}
+
+impl Recorder {
+    /// The messages received so far, as `message ...` events.
+    pub fn messages(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.starts_with("message "))
+            .cloned()
+            .collect()
+    }
 }
 
 impl EngineHandler for Recorder {
@@ -36,7 +54,14 @@ impl EngineHandler for Recorder {
     }
     fn on_message(&self, s: &Arc<Socket<()>>, msg: Message) {
         self.events.lock().unwrap().push(format!("message {msg:?}"));
+        let current = s
+            .current_request()
+            .headers
+            .get("x-req")
+            .map(|v| v.to_str().unwrap().to_owned());
+        self.current.lock().unwrap().push(current);
         match msg.as_text() {
+            Some("pause") => s.pause_reading(),
             Some(t) if t.starts_with("burst ") => {
                 let n: usize = t[6..].parse().unwrap();
                 for i in 0..n {
@@ -125,6 +150,24 @@ pub fn conformance() -> EngineConfigBuilder {
 }
 
 pub async fn start(builder: EngineConfigBuilder) -> Server {
+    let engine = Engine::new(builder.build().unwrap(), Recorder::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = engine.service();
+    // The engine's own HTTP server (peer address in the extensions), never
+    // shut down: the test's runtime ends it.
+    tokio::spawn(
+        sockio_engine::Server::new()
+            .listener(listener)
+            .shutdown_signal(std::future::pending())
+            .run(service, || async {}),
+    );
+    Server { addr, engine }
+}
+
+/// A hand-written accept loop (hyper directly), as a user without
+/// [`sockio_engine::Server`] would write it.
+pub async fn start_with_hyper(builder: EngineConfigBuilder) -> Server {
     let engine = Engine::new(builder.build().unwrap(), Recorder::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
