@@ -49,8 +49,10 @@ enum Phase {
 /// Each accepted connection gets `TCP_NODELAY`, and every request on it the
 /// peer's address as a [`SocketAddr`] extension (IPv4 peers of a dual-stack
 /// listener as plain IPv4), which [`crate::Socket::remote_addr`] reads.
-/// Request headers must arrive within 30 s (hyper's `header_read_timeout`):
-/// a client that trickles its headers is disconnected.
+/// A request head must arrive within [`header_read_timeout`](Server::header_read_timeout)
+/// (default 30 s; a client that trickles its headers, or an idle keep-alive
+/// connection, is disconnected) and fit in [`max_header_size`](Server::max_header_size)
+/// (default 64 KiB; larger heads get 431).
 ///
 /// On the shutdown signal (default: Ctrl-C or SIGTERM) it stops accepting,
 /// runs the `on_shutdown` future given to [`Server::run`] (close the
@@ -75,6 +77,14 @@ pub struct Server {
     listen: Vec<Listen>,
     signal: Option<BoxFuture<()>>,
     shutdown_timeout: Duration,
+    conn: ConnConfig,
+}
+
+/// What every connection is served with.
+#[derive(Clone, Copy, Debug)]
+struct ConnConfig {
+    header_read_timeout: Duration,
+    max_header_size: usize,
 }
 
 impl Default for Server {
@@ -89,6 +99,8 @@ impl std::fmt::Debug for Server {
             .field("listeners", &self.listen.len())
             .field("custom_signal", &self.signal.is_some())
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("header_read_timeout", &self.conn.header_read_timeout)
+            .field("max_header_size", &self.conn.max_header_size)
             .finish()
     }
 }
@@ -100,6 +112,10 @@ impl Server {
             listen: Vec::new(),
             signal: None,
             shutdown_timeout: Duration::from_secs(10),
+            conn: ConnConfig {
+                header_read_timeout: Duration::from_secs(30),
+                max_header_size: 64 * 1024,
+            },
         }
     }
 
@@ -138,6 +154,21 @@ impl Server {
     /// their connections (default 10 s).
     pub fn shutdown_timeout(mut self, d: Duration) -> Self {
         self.shutdown_timeout = d;
+        self
+    }
+
+    /// How long a request head (request line and headers) may take to
+    /// arrive, counted from the first byte of a request or from the end of
+    /// the previous one on a kept-alive connection (default 30 s).
+    pub fn header_read_timeout(mut self, d: Duration) -> Self {
+        self.conn.header_read_timeout = d;
+        self
+    }
+
+    /// Largest request head in bytes (default 64 KiB, at least 8 KiB);
+    /// larger ones are answered 431. The query of a handshake is part of it.
+    pub fn max_header_size(mut self, bytes: usize) -> Self {
+        self.conn.max_header_size = bytes.max(8192);
         self
     }
 
@@ -189,6 +220,7 @@ impl Server {
             listen,
             signal,
             shutdown_timeout,
+            conn,
         } = self;
         let listeners = Self::listeners(listen).await?;
         let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
@@ -196,7 +228,12 @@ impl Server {
             if let Ok(a) = listener.local_addr() {
                 tracing::info!("listening on http://{a}");
             }
-            tokio::spawn(accept_loop(listener, service.clone(), phase_rx.clone()));
+            tokio::spawn(accept_loop(
+                listener,
+                service.clone(),
+                phase_rx.clone(),
+                conn,
+            ));
         }
         drop(phase_rx);
         match signal {
@@ -263,8 +300,12 @@ fn bind_dual_stack(port: u16) -> io::Result<Vec<TcpListener>> {
     }
 }
 
-async fn accept_loop<S, B>(listener: TcpListener, service: S, mut phase: watch::Receiver<Phase>)
-where
+async fn accept_loop<S, B>(
+    listener: TcpListener,
+    service: S,
+    mut phase: watch::Receiver<Phase>,
+    conn: ConnConfig,
+) where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
@@ -292,7 +333,7 @@ where
             inner: service.clone(),
             peer,
         };
-        tokio::spawn(serve_connection(stream, svc, phase.clone()));
+        tokio::spawn(serve_connection(stream, svc, phase.clone(), conn));
     }
 }
 
@@ -300,6 +341,7 @@ async fn serve_connection<S, B>(
     stream: tokio::net::TcpStream,
     svc: WithPeer<S>,
     mut phase: watch::Receiver<Phase>,
+    config: ConnConfig,
 ) where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
@@ -314,6 +356,8 @@ async fn serve_connection<S, B>(
     // engine then takes the TCP stream itself for WebSockets.
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_header_size(config.max_header_size)
         .serve_connection(TokioIo::new(stream), svc)
         .with_upgrades();
     tokio::pin!(conn);
@@ -493,6 +537,12 @@ impl<H: EngineHandler> Serve<H> {
     /// Stops on this future instead of Ctrl-C / SIGTERM.
     pub fn shutdown_signal(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
         self.server = self.server.shutdown_signal(signal);
+        self
+    }
+    /// The server's other settings ([`Server::shutdown_timeout`],
+    /// [`Server::header_read_timeout`], [`Server::max_header_size`]).
+    pub fn server(mut self, f: impl FnOnce(Server) -> Server) -> Self {
+        self.server = f(self.server);
         self
     }
 }

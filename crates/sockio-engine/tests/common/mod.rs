@@ -150,18 +150,23 @@ pub fn conformance() -> EngineConfigBuilder {
 }
 
 pub async fn start(builder: EngineConfigBuilder) -> Server {
+    start_tuned(builder, |s| s).await
+}
+
+/// As [`start`], with the HTTP server's settings changed by `tune`.
+pub async fn start_tuned(
+    builder: EngineConfigBuilder,
+    tune: impl FnOnce(sockio_engine::Server) -> sockio_engine::Server,
+) -> Server {
     let engine = Engine::new(builder.build().unwrap(), Recorder::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let service = engine.service();
     // The engine's own HTTP server (peer address in the extensions), never
     // shut down: the test's runtime ends it.
-    tokio::spawn(
-        sockio_engine::Server::new()
-            .listener(listener)
-            .shutdown_signal(std::future::pending())
-            .run(service, || async {}),
-    );
+    let server = tune(sockio_engine::Server::new().listener(listener))
+        .shutdown_signal(std::future::pending());
+    tokio::spawn(server.run(service, || async {}));
     Server { addr, engine }
 }
 
