@@ -348,6 +348,18 @@ pub async fn ws_text(ws: &mut Ws) -> String {
     }
 }
 
+/// Next text frame other than the server's heartbeat pings, which are
+/// answered (for exchanges that may outlast a ping interval).
+pub async fn ws_text_ponging(ws: &mut Ws) -> String {
+    loop {
+        let t = ws_text(ws).await;
+        if t != "2" {
+            return t;
+        }
+        ws_send(ws, "3").await;
+    }
+}
+
 pub async fn ws_send(ws: &mut Ws, text: &str) {
     ws.send(WsMessage::Text(text.into())).await.unwrap();
 }
