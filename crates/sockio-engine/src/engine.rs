@@ -1,8 +1,13 @@
 //! The engine: session table, request routing (Node's `verify` and
-//! `handshake`), the per-session driver task (heartbeat and close), and the
-//! calls into the [`EngineHandler`].
+//! `handshake`, with `allow_request` and `max_connections`), the per-session
+//! driver task (heartbeat, suspended while reading is paused, and the close),
+//! the counters, and the calls into the [`EngineHandler`].
 //!
-//! Transports live in `polling` and `ws`; the tower plumbing in `service`.
+//! Every refused request goes through [`Engine::refuse`]: counted under its
+//! [`RefusalReason`] and logged at debug level.
+//!
+//! Transports live in `polling` and `ws`; the tower plumbing in `service`;
+//! the HTTP server in `server`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

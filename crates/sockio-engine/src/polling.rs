@@ -1,5 +1,22 @@
 //! The HTTP long-polling transport: GET waits for queued packets, POST
 //! carries the client's packets. One GET and one POST at a time per session.
+//!
+//! Orders that must not change an answer (what Node, single-threaded, always
+//! answers):
+//! - a session closed by the client's close packet keeps its sid for
+//!   `close_grace`; a GET in that time is answered `6`, as one pending at the
+//!   close is;
+//! - once the upgrade probe is answered, a GET pending then is answered `6`
+//!   (the client pauses polling), and a GET arriving later is held until the
+//!   upgrade settles: 400 if it succeeded (a request on the old transport),
+//!   else a normal poll.
+//!
+//! A POST body must arrive within `request_body_timeout` (else 408 and the
+//! session closes), and its reading is abandoned when the session closes.
+//! While the layer above has paused reading, a POST stops dispatching its
+//! packets and is answered once resumed (400 if the session closes first).
+//! Each request becomes the session's current request
+//! ([`crate::Socket::current_request`]).
 
 use std::future::Future;
 use std::sync::atomic::Ordering;

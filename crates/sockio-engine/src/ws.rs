@@ -1,6 +1,14 @@
 //! The WebSocket transport (tokio-tungstenite over a hyper upgrade): new
 //! sessions, the polling → WebSocket upgrade (probe, `5`), and the loop that
 //! reads frames and writes queued packets, one packet per frame.
+//!
+//! As Node's `ws`: a message over `max_payload` closes with status 1009,
+//! invalid UTF-8 with 1007, a protocol error with 1002. A text frame
+//! `b<base64>` (v3: `b4<base64>`) is a binary message from a client that
+//! cannot send binary frames; a WebSocket opened with `b64=1` gets binary
+//! messages that way too. While reading is paused the loop reads no frame
+//! (TCP flow control reaches the client) but still writes and notices the
+//! close.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
