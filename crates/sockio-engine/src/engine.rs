@@ -303,9 +303,13 @@ impl<H: EngineHandler> Engine<H> {
                 if transport != TransportKind::Polling {
                     return self.refuse(RefusalReason::BadRequest, upgrade, &parts);
                 }
+                // The request is shared with the session (its current
+                // request); one pointer in the futures below.
                 return match parts.method {
-                    Method::GET => crate::polling::get(&self, &socket, parts).await,
-                    Method::POST => crate::polling::post(&self, &socket, parts, body).await,
+                    Method::GET => crate::polling::get(&self, &socket, Arc::new(parts)).await,
+                    Method::POST => {
+                        crate::polling::post(&self, &socket, Arc::new(parts), body).await
+                    }
                     _ => {
                         // Node's polling transport answers other methods 500.
                         self.stats.refused(RefusalReason::BadRequest);
@@ -324,30 +328,18 @@ impl<H: EngineHandler> Engine<H> {
             return self.refuse(RefusalReason::BadRequest, upgrade, &parts);
         }
         if let Some(allow) = &self.config.allow_request {
-            let verdict = AssertUnwindSafe(allow(HandshakeRequest::from_parts(&parts)))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::error!("allow_request panicked: refusing the handshake");
-                    Err(Refusal::forbidden())
-                });
+            // Boxed: only handshakes wait here, and the hook's future must not
+            // enlarge the future of every polling request.
+            let verdict = Box::pin(
+                AssertUnwindSafe(allow(HandshakeRequest::from_parts(&parts))).catch_unwind(),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!("allow_request panicked: refusing the handshake");
+                Err(Refusal::forbidden())
+            });
             if let Err(refusal) = verdict {
-                self.stats.refused(RefusalReason::Forbidden);
-                tracing::debug!(
-                    reason = "forbidden",
-                    message = refusal.message(),
-                    remote = ?parts.extensions.get::<SocketAddr>(),
-                    "handshake refused by allow_request"
-                );
-                let mut r = if upgrade {
-                    upgrade_error_response(ErrorCode::Forbidden, Some(refusal.message()))
-                } else {
-                    error_response(ErrorCode::Forbidden, Some(refusal.message()))
-                };
-                if let Some(status) = refusal.status() {
-                    *r.status_mut() = status;
-                }
-                return r;
+                return self.forbidden(&refusal, upgrade, &parts);
             }
         }
         let protocol = match q.eio {
@@ -362,6 +354,31 @@ impl<H: EngineHandler> Engine<H> {
             TransportKind::Polling => self.handshake_polling(parts, protocol, q.b64, slot),
             TransportKind::WebSocket => crate::ws::handshake(self, parts, protocol, q.b64, slot),
         }
+    }
+
+    /// The answer to a handshake `allow_request` refused.
+    fn forbidden(
+        &self,
+        refusal: &Refusal,
+        upgrade: bool,
+        parts: &http::request::Parts,
+    ) -> Response<Full<Bytes>> {
+        self.stats.refused(RefusalReason::Forbidden);
+        tracing::debug!(
+            reason = "forbidden",
+            message = refusal.message(),
+            remote = ?parts.extensions.get::<SocketAddr>(),
+            "handshake refused by allow_request"
+        );
+        let mut r = if upgrade {
+            upgrade_error_response(ErrorCode::Forbidden, Some(refusal.message()))
+        } else {
+            error_response(ErrorCode::Forbidden, Some(refusal.message()))
+        };
+        if let Some(status) = refusal.status() {
+            *r.status_mut() = status;
+        }
+        r
     }
 
     /// Takes a place under `max_connections` for a session about to open.

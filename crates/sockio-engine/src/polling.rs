@@ -86,11 +86,10 @@ fn set_current(
 pub(crate) async fn get<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
     socket: &Arc<Socket<H::Data>>,
-    parts: http::request::Parts,
+    req: Arc<http::request::Parts>,
 ) -> Response<Full<Bytes>> {
     let sh = &socket.shared;
     let max = engine.config().max_packets_per_poll;
-    let req = Arc::new(parts);
     let previous;
     {
         let mut st = sh.state();
@@ -195,7 +194,7 @@ pub(crate) async fn get<H: EngineHandler>(
 pub(crate) async fn post<H, B>(
     engine: &Arc<Engine<H>>,
     socket: &Arc<Socket<H::Data>>,
-    parts: http::request::Parts,
+    req: Arc<http::request::Parts>,
     body: B,
 ) -> Response<Full<Bytes>>
 where
@@ -204,8 +203,6 @@ where
     B::Error: Into<BoxError>,
 {
     let sh = &socket.shared;
-    let started = tokio::time::Instant::now();
-    let req = Arc::new(parts);
     let previous;
     {
         let mut st = sh.state();
@@ -246,26 +243,12 @@ where
     let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
     let result = match first {
         Poll::Ready(r) => r,
-        Poll::Pending => {
-            let deadline = started + cfg.request_body_timeout;
-            tokio::select! {
-                r = &mut read => r,
-                _ = tokio::time::sleep_until(deadline) => {
-                    engine.stats.body_timeouts.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(
-                        parent: &sh.span,
-                        timeout = ?cfg.request_body_timeout,
-                        "POST body not received in time: closing"
-                    );
-                    sh.close(DisconnectReason::TransportError);
-                    return http_util::status_response(StatusCode::REQUEST_TIMEOUT);
-                }
-                _ = sh.closed() => {
-                    tracing::debug!(parent: &sh.span, "session closed while a POST body was read");
-                    return error_response(ErrorCode::UnknownSid, None);
-                }
-            }
-        }
+        // Boxed: the deadline's timer and the close watch only for bodies
+        // still arriving, outside the future of every request.
+        Poll::Pending => match Box::pin(slow_body(engine, sh, read)).await {
+            Some(r) => r,
+            None => return http_util::status_response(StatusCode::REQUEST_TIMEOUT),
+        },
     };
     let data = match result {
         Ok(d) => d,
@@ -299,7 +282,7 @@ where
         }
     };
     for p in packets {
-        if sh.is_paused() && !sh.resumed().await {
+        if sh.is_paused() && !Box::pin(sh.resumed()).await {
             // Closed while paused: the rest of the payload is dropped.
             return error_response(ErrorCode::UnknownSid, None);
         }
@@ -312,6 +295,36 @@ where
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     engine.add_headers(false, r.headers_mut(), &req);
     r
+}
+
+/// The rest of a POST body that was not complete on arrival, within
+/// `request_body_timeout`; `None` when the deadline passed (the session is
+/// closed). A session that closes meanwhile ends the reading.
+async fn slow_body<H, F>(
+    engine: &Engine<H>,
+    sh: &crate::socket::Shared,
+    read: std::pin::Pin<&mut F>,
+) -> Option<Result<Bytes, BodyError>>
+where
+    H: EngineHandler,
+    F: Future<Output = Result<Bytes, BodyError>>,
+{
+    let timeout = engine.config().request_body_timeout;
+    // Counted from now: the request arrived a moment ago.
+    let deadline = tokio::time::Instant::now() + timeout;
+    tokio::select! {
+        r = read => Some(r),
+        _ = tokio::time::sleep_until(deadline) => {
+            engine.stats.body_timeouts.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(parent: &sh.span, ?timeout, "POST body not received in time: closing");
+            sh.close(DisconnectReason::TransportError);
+            None
+        }
+        _ = sh.closed() => {
+            tracing::debug!(parent: &sh.span, "session closed while a POST body was read");
+            Some(Err(BodyError::Failed("the session closed".into())))
+        }
+    }
 }
 
 /// Text messages with non-ASCII characters in their ASCII form when the

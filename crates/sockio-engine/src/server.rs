@@ -36,12 +36,91 @@ enum Listen {
 
 /// Where a connection is in the server's life.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
 enum Phase {
-    Serving,
+    Serving = 0,
     /// Finish the request in flight, then close.
-    Draining,
+    Draining = 1,
     /// Drop the connection now.
-    Abort,
+    Abort = 2,
+}
+
+/// The server's phase as its connections see it. A connection registers its
+/// task's waker once and then reads the phase with one atomic load per
+/// wake-up: no lock on the request path (a `watch` or `Notify` future would
+/// take one each time the connection's task is polled).
+#[derive(Default)]
+struct Lifecycle {
+    phase: std::sync::atomic::AtomicU8,
+    conns: std::sync::Mutex<Conns>,
+    /// Signalled when the last connection ends.
+    idle: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Conns {
+    next: u64,
+    wakers: std::collections::HashMap<u64, std::task::Waker>,
+}
+
+impl Lifecycle {
+    fn phase(&self) -> Phase {
+        match self.phase.load(std::sync::atomic::Ordering::Acquire) {
+            0 => Phase::Serving,
+            1 => Phase::Draining,
+            _ => Phase::Abort,
+        }
+    }
+
+    fn conns(&self) -> std::sync::MutexGuard<'_, Conns> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(&self, waker: &std::task::Waker) -> u64 {
+        let mut c = self.conns();
+        c.next += 1;
+        let id = c.next;
+        c.wakers.insert(id, waker.clone());
+        id
+    }
+
+    fn deregister(&self, id: u64) {
+        let empty = {
+            let mut c = self.conns();
+            c.wakers.remove(&id);
+            c.wakers.is_empty()
+        };
+        if empty {
+            self.idle.notify_waiters();
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.conns().wakers.len()
+    }
+
+    /// Moves every connection to `phase` and wakes them.
+    fn enter(&self, phase: Phase) {
+        self.phase
+            .store(phase as u8, std::sync::atomic::Ordering::Release);
+        let wakers: Vec<std::task::Waker> = self.conns().wakers.values().cloned().collect();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Resolves when no connection is left.
+    async fn all_closed(&self) {
+        loop {
+            let n = self.idle.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            n.await;
+        }
+    }
 }
 
 /// An HTTP/1.1 server for one tower service, with graceful shutdown.
@@ -223,7 +302,8 @@ impl Server {
             conn,
         } = self;
         let listeners = Self::listeners(listen).await?;
-        let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let life = Arc::new(Lifecycle::default());
         for listener in listeners {
             if let Ok(a) = listener.local_addr() {
                 tracing::info!("listening on http://{a}");
@@ -231,28 +311,33 @@ impl Server {
             tokio::spawn(accept_loop(
                 listener,
                 service.clone(),
-                phase_rx.clone(),
+                stop_rx.clone(),
+                life.clone(),
                 conn,
             ));
         }
-        drop(phase_rx);
+        drop(stop_rx);
         match signal {
             Some(s) => s.await,
             None => shutdown_signal().await,
         }
         tracing::info!("shutting down");
-        let _ = phase_tx.send(Phase::Draining);
+        // Stop accepting (the accept loops drop their listeners), then let
+        // every connection finish the request it is serving.
+        let _ = stop_tx.send(true);
+        stop_tx.closed().await;
+        life.enter(Phase::Draining);
         on_shutdown().await;
-        if tokio::time::timeout(shutdown_timeout, phase_tx.closed())
+        if tokio::time::timeout(shutdown_timeout, life.all_closed())
             .await
             .is_err()
         {
             tracing::warn!(
-                connections = phase_tx.receiver_count(),
+                connections = life.count(),
                 "connections still busy after the shutdown timeout: dropping them"
             );
-            let _ = phase_tx.send(Phase::Abort);
-            let _ = tokio::time::timeout(Duration::from_secs(1), phase_tx.closed()).await;
+            life.enter(Phase::Abort);
+            let _ = tokio::time::timeout(Duration::from_secs(1), life.all_closed()).await;
         }
         Ok(())
     }
@@ -303,7 +388,8 @@ fn bind_dual_stack(port: u16) -> io::Result<Vec<TcpListener>> {
 async fn accept_loop<S, B>(
     listener: TcpListener,
     service: S,
-    mut phase: watch::Receiver<Phase>,
+    mut stop: watch::Receiver<bool>,
+    life: Arc<Lifecycle>,
     conn: ConnConfig,
 ) where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -325,7 +411,7 @@ async fn accept_loop<S, B>(
                     continue;
                 }
             },
-            _ = phase.changed() => return,
+            _ = stop.changed() => return,
         };
         let _ = stream.set_nodelay(true);
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
@@ -333,14 +419,14 @@ async fn accept_loop<S, B>(
             inner: service.clone(),
             peer,
         };
-        tokio::spawn(serve_connection(stream, svc, phase.clone(), conn));
+        tokio::spawn(serve_connection(stream, svc, life.clone(), conn));
     }
 }
 
 async fn serve_connection<S, B>(
     stream: tokio::net::TcpStream,
     svc: WithPeer<S>,
-    mut phase: watch::Receiver<Phase>,
+    life: Arc<Lifecycle>,
     config: ConnConfig,
 ) where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -361,23 +447,30 @@ async fn serve_connection<S, B>(
         .serve_connection(TokioIo::new(stream), svc)
         .with_upgrades();
     tokio::pin!(conn);
-    loop {
-        tokio::select! {
-            r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!("connection from {peer}: {e}");
-                }
-                return;
-            }
-            changed = phase.changed() => {
-                let now = if changed.is_err() { Phase::Abort } else { *phase.borrow() };
-                match now {
-                    Phase::Serving => {}
-                    Phase::Draining => conn.as_mut().graceful_shutdown(),
-                    Phase::Abort => return,
-                }
+    let mut id = None;
+    let mut seen = Phase::Serving;
+    let result = std::future::poll_fn(|cx| {
+        if id.is_none() {
+            // Once: the task's waker does not change while it runs.
+            id = Some(life.register(cx.waker()));
+        }
+        let now = life.phase();
+        if now != seen {
+            seen = now;
+            match now {
+                Phase::Serving => {}
+                Phase::Draining => conn.as_mut().graceful_shutdown(),
+                Phase::Abort => return std::task::Poll::Ready(None),
             }
         }
+        conn.as_mut().poll(cx).map(Some)
+    })
+    .await;
+    if let Some(id) = id {
+        life.deregister(id);
+    }
+    if let Some(Err(e)) = result {
+        tracing::debug!("connection from {peer}: {e}");
     }
 }
 
