@@ -195,24 +195,29 @@ pub(crate) enum Upgrade {
 }
 
 /// Session state shared by the transports, the driver task and the layer above.
+///
+/// `repr(C)`, hot fields first: what every delivery touches (the state
+/// lock, the pause flag, the writer's `Notify`) shares as few cache lines as
+/// possible; the handshake request and the span come last.
+#[repr(C, align(64))]
 pub(crate) struct Shared {
-    pub(crate) id: Sid,
+    pub(crate) state: Mutex<State>,
+    /// The layer above asked us to stop reading (backpressure).
+    pub(crate) paused: AtomicBool,
     pub(crate) protocol: ProtocolVersion,
     /// v3 client that asked for base64 binary in polling payloads (`b64=1`).
     pub(crate) b64: bool,
-    pub(crate) parts: http::request::Parts,
-    pub(crate) remote: Option<SocketAddr>,
-    pub(crate) state: Mutex<State>,
     /// Wakes whoever writes to the client (a pending GET or the WebSocket task).
     pub(crate) writer: Notify,
-    /// Wakes the session's driver task (heartbeat, close).
-    pub(crate) driver: Notify,
+    pub(crate) max_buffered: usize,
     /// Held while calling the handler; `true` once `on_close` has run.
     pub(crate) dispatch: Mutex<bool>,
-    /// The layer above asked us to stop reading (backpressure).
-    pub(crate) paused: AtomicBool,
-    pub(crate) max_buffered: usize,
+    /// Wakes the session's driver task (heartbeat, close).
+    pub(crate) driver: Notify,
+    pub(crate) id: Sid,
+    pub(crate) remote: Option<SocketAddr>,
     pub(crate) span: tracing::Span,
+    pub(crate) parts: http::request::Parts,
 }
 
 pub(crate) struct State {

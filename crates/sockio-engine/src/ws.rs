@@ -317,31 +317,22 @@ async fn probe(sh: &Shared, ws: &mut Ws) -> bool {
 /// A packet as one WebSocket frame. With `b64` (the WebSocket request had
 /// `b64=1`, a client that cannot take binary frames) a binary message is a
 /// text frame `b<base64>` (v4) or `b4<base64>` (v3), as Node sends.
+#[inline]
 fn frame(p: Packet, protocol: ProtocolVersion, b64: bool) -> WsMessage {
     match p {
-        Packet::Message(m) if m.is_binary() && b64 => {
-            let data = m.framed();
-            let mut v = Vec::with_capacity(2 + crate::codec::b64_len(data.len()));
-            v.push(b'b');
-            if protocol == ProtocolVersion::V3 {
-                v.push(b'4');
-            }
-            crate::codec::encode_b64(data, &mut v);
-            // SAFETY: ASCII only.
-            WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(Bytes::from(v)) })
-        }
-        Packet::Message(m) if m.is_binary() => {
-            let data = m.framed().clone();
-            if protocol == ProtocolVersion::V3 {
-                let mut v = Vec::with_capacity(data.len() + 1);
-                v.push(4);
-                v.extend_from_slice(&data);
-                WsMessage::Binary(Bytes::from(v))
-            } else {
-                WsMessage::Binary(data)
-            }
-        }
         Packet::Message(m) => {
+            if let Some(data) = m.as_binary() {
+                if b64 {
+                    return base64_frame(data, protocol);
+                }
+                if protocol == ProtocolVersion::V3 {
+                    let mut v = Vec::with_capacity(data.len() + 1);
+                    v.push(4);
+                    v.extend_from_slice(data);
+                    return WsMessage::Binary(Bytes::from(v));
+                }
+                return WsMessage::Binary(data.clone());
+            }
             // SAFETY: a text Message holds valid UTF-8 (checked at construction).
             WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(m.framed().clone()) })
         }
@@ -354,6 +345,19 @@ fn frame(p: Packet, protocol: ProtocolVersion, b64: bool) -> WsMessage {
         }
         other => WsMessage::Text(Utf8Bytes::from_static(other.control_str())),
     }
+}
+
+/// A binary message as the text frame `b<base64>` (v3: `b4<base64>`).
+#[cold]
+fn base64_frame(data: &[u8], protocol: ProtocolVersion) -> WsMessage {
+    let mut v = Vec::with_capacity(2 + crate::codec::b64_len(data.len()));
+    v.push(b'b');
+    if protocol == ProtocolVersion::V3 {
+        v.push(b'4');
+    }
+    crate::codec::encode_b64(data, &mut v);
+    // SAFETY: ASCII only.
+    WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(Bytes::from(v)) })
 }
 
 /// Polls the WebSocket only after its socket woke us (or when frames may be
