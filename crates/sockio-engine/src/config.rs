@@ -70,6 +70,10 @@ pub struct EngineConfig {
     pub allow_upgrades: bool,
     /// How long an upgrade may take (default 10 s).
     pub upgrade_timeout: Duration,
+    /// How long a polling GET that arrives after the upgrade probe is held
+    /// waiting for the upgrade's `5` (default 200 ms, at most
+    /// `upgrade_timeout`). See [`EngineConfigBuilder::upgrade_hold`].
+    pub upgrade_hold: Duration,
     /// Accept Engine.IO v3 clients (default false).
     pub allow_eio3: bool,
     /// CORS policy (default none: no CORS headers, no preflight answer).
@@ -113,6 +117,7 @@ impl fmt::Debug for EngineConfig {
             .field("transports", &self.transports)
             .field("allow_upgrades", &self.allow_upgrades)
             .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("upgrade_hold", &self.upgrade_hold)
             .field("allow_eio3", &self.allow_eio3)
             .field("cors", &self.cors)
             .field("cookie", &self.cookie)
@@ -143,6 +148,7 @@ impl Default for EngineConfig {
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             allow_upgrades: true,
             upgrade_timeout: Duration::from_millis(10_000),
+            upgrade_hold: Duration::from_millis(200),
             allow_eio3: false,
             cors: None,
             cookie: None,
@@ -241,6 +247,18 @@ impl EngineConfigBuilder {
     /// How long an upgrade may take (default 10 s).
     pub fn upgrade_timeout(mut self, d: Duration) -> Self {
         self.config.upgrade_timeout = d;
+        self
+    }
+    /// How long a polling GET that arrives after the upgrade probe was
+    /// answered is held waiting for the upgrade's `5` (default 200 ms; at
+    /// most `upgrade_timeout`). If `5` comes, the GET is answered 400 (a
+    /// request on the old transport), whether it or `5` was read first; if
+    /// the upgrade fails, it polls as usual; if neither happens in time it
+    /// is answered `6`, which a client whose GET was on its way when the
+    /// probe was answered needs before it sends `5` (Node answers such a GET
+    /// within its 100 ms upgrade check).
+    pub fn upgrade_hold(mut self, d: Duration) -> Self {
+        self.config.upgrade_hold = d;
         self
     }
     /// Accept Engine.IO v3 clients, socket.io-client 1.x/2.x (default false).
@@ -379,6 +397,7 @@ impl EngineConfigBuilder {
             .close_grace
             .unwrap_or_else(|| default_close_grace(c.ping_timeout));
         c.request_body_timeout = self.request_body_timeout.unwrap_or(c.ping_timeout);
+        c.upgrade_hold = c.upgrade_hold.min(c.upgrade_timeout);
         let err = |m: &str| Err(ConfigError(m.to_owned()));
         if !c.path.starts_with('/') {
             return Err(ConfigError(format!(
@@ -641,6 +660,7 @@ mod tests {
         assert_eq!(c.close_grace, Duration::from_secs(5));
         assert_eq!(c.request_body_timeout, Duration::from_secs(20));
         assert_eq!(c.max_connections, Some(100_000));
+        assert_eq!(c.upgrade_hold, Duration::from_millis(200));
         assert_eq!(EngineConfig::default().close_grace, c.close_grace);
     }
 

@@ -7,9 +7,12 @@
 //!   `close_grace`; a GET in that time is answered `6`, as one pending at the
 //!   close is;
 //! - once the upgrade probe is answered, a GET pending then is answered `6`
-//!   (the client pauses polling), and a GET arriving later is held until the
-//!   upgrade settles: 400 if it succeeded (a request on the old transport),
-//!   else a normal poll.
+//!   (the client pauses polling), and a GET arriving later is held while the
+//!   upgrade settles: 400 if it succeeds (a request on the old transport), a
+//!   normal poll if it fails, and `6` if it is still pending after
+//!   `upgrade_hold` (a real client's GET that was on its way when the probe
+//!   was answered: the client sends `5` only once that poll ends, as Node's
+//!   100 ms upgrade check lets it).
 //!
 //! A POST body must arrive within `request_body_timeout` (else 408 and the
 //! session closes), and its reading is abandoned when the session closes.
@@ -133,6 +136,9 @@ pub(crate) async fn get<H: EngineHandler>(
         shared: sh,
         answered: false,
     };
+    // Set while this GET is held after the upgrade probe (boxed: rare).
+    let mut hold: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let mut hold_over = false;
     loop {
         let notified = sh.writer.notified();
         tokio::pin!(notified);
@@ -162,10 +168,20 @@ pub(crate) async fn get<H: EngineHandler>(
                 // request on the old transport (Node's transport mismatch).
                 Err(())
             } else if st.upgrade == Upgrade::Probed {
-                // Arrived after the probe was answered: held until the
-                // upgrade settles, so that its answer does not depend on
-                // whether `5` was read first.
-                Ok(None)
+                if hold_over {
+                    // No `5` within `upgrade_hold`: a client that waits for
+                    // this poll to end before it sends `5` (its GET was on
+                    // the way when the probe was answered) gets its `6`.
+                    Ok(Some(vec![Packet::Noop]))
+                } else {
+                    // Arrived after the probe was answered: held while the
+                    // upgrade settles, so that its answer does not depend
+                    // on whether `5` was read first.
+                    if hold.is_none() {
+                        hold = Some(Box::pin(tokio::time::sleep(engine.config().upgrade_hold)));
+                    }
+                    Ok(None)
+                }
             } else if !st.queue.is_empty() {
                 let n = st.queue.len().min(max);
                 Ok(Some(st.queue.drain(..n).collect()))
@@ -185,7 +201,15 @@ pub(crate) async fn get<H: EngineHandler>(
                 drop(guard);
                 return engine.refuse(RefusalReason::BadRequest, false, &req);
             }
-            Ok(None) => notified.await,
+            Ok(None) => match hold.as_mut().filter(|_| !hold_over) {
+                Some(h) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = h.as_mut() => hold_over = true,
+                    }
+                }
+                None => notified.await,
+            },
         }
     }
 }

@@ -425,7 +425,7 @@ async fn websocket_message_over_max_payload_closes() {
 
 #[tokio::test]
 async fn upgrade_sequence() {
-    let s = start(conformance()).await;
+    let s = start(conformance().upgrade_hold(Duration::from_secs(5))).await;
     let sid = handshake(s.addr).await;
     let p = poll_path(&sid);
     // A GET pending during the probe is answered `6`.
