@@ -8,19 +8,10 @@
 //! Path `/engine.io/`, pingInterval 300 ms, pingTimeout 200 ms, maxPayload
 //! 1000000, CORS `*`, Engine.IO v3 accepted.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use sockio_engine::{Cors, DisconnectReason, Engine, EngineConfig, EngineHandler, Message, Socket};
-use tokio::net::TcpListener;
-use tower_service::Service;
 
 struct Echo;
 
@@ -66,36 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .allow_eio3(true)
         .build()?;
     let engine = Engine::new(config, Echo);
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    tracing::info!("listening on http://{}/engine.io/", listener.local_addr()?);
-    let service = engine.service();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (tcp, peer) = match accepted {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                };
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |mut req: Request<Incoming>| {
-                        req.extensions_mut().insert::<SocketAddr>(peer);
-                        let mut s = service.clone();
-                        async move { Ok::<_, Infallible>(s.call(req).await.unwrap_or_else(|e| match e {})) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .with_upgrades()
-                        .await;
-                });
-            }
-            _ = tokio::signal::ctrl_c() => {
-                engine.close_all(DisconnectReason::ServerShutdown).await;
-                return Ok(());
-            }
-        }
-    }
+    // Until Ctrl-C or SIGTERM, then every session is closed.
+    sockio_engine::serve(engine, ("127.0.0.1", port)).await?;
+    Ok(())
 }

@@ -1,18 +1,34 @@
 //! Engine options: [`EngineConfig`] and its builder, [`Cors`] and [`CookieConfig`].
 //!
 //! This module only describes and validates options; it does no I/O. The
-//! defaults are those of the Node.js `engine.io` 6.x server, plus two bounds of
-//! our own (`max_packets_per_poll`, `max_buffered_packets`).
+//! defaults are those of the Node.js `engine.io` 6.x server, plus bounds of
+//! our own (`max_packets_per_poll`, `max_buffered_packets`, `max_connections`,
+//! `request_body_timeout`, `close_grace`).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::TransportKind;
+use http::HeaderMap;
+
+use crate::{HandshakeRequest, Refusal, TransportKind};
+
+/// The future an `allow_request` hook returns, boxed.
+pub(crate) type AllowFuture = Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send + 'static>>;
 
 /// The hook type of [`EngineConfigBuilder::allow_request`].
 pub(crate) type AllowRequestFn =
-    Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync + 'static>;
+    Arc<dyn Fn(HandshakeRequest) -> AllowFuture + Send + Sync + 'static>;
+
+/// The hook type of [`EngineConfigBuilder::on_initial_headers`] and
+/// [`EngineConfigBuilder::on_headers`].
+pub(crate) type HeadersFn =
+    Arc<dyn Fn(&mut HeaderMap, &http::request::Parts) + Send + Sync + 'static>;
+
+/// The default `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 
 /// Validated engine options. Build with [`EngineConfig::builder`].
 ///
@@ -54,6 +70,10 @@ pub struct EngineConfig {
     pub allow_upgrades: bool,
     /// How long an upgrade may take (default 10 s).
     pub upgrade_timeout: Duration,
+    /// How long a polling GET that arrives after the upgrade probe is held
+    /// waiting for the upgrade's `5` (default 200 ms, at most
+    /// `upgrade_timeout`). See [`EngineConfigBuilder::upgrade_hold`].
+    pub upgrade_hold: Duration,
     /// Accept Engine.IO v3 clients (default false).
     pub allow_eio3: bool,
     /// CORS policy (default none: no CORS headers, no preflight answer).
@@ -66,7 +86,22 @@ pub struct EngineConfig {
     pub compression_threshold: usize,
     /// WebSocket permessage-deflate (default false; `true` is not supported yet).
     pub per_message_deflate: bool,
+    /// How long a session closed by the client over polling (close packet
+    /// `1` in a POST) keeps its sid, answering a GET that raced the close
+    /// with `6` instead of 400 "Session ID unknown" (default: half of
+    /// `ping_timeout`, at most 5 s).
+    pub close_grace: Duration,
+    /// How long a polling POST body may take to arrive, from the start of the
+    /// request; past it the request is answered 408 and the session closed
+    /// (default: `ping_timeout`).
+    pub request_body_timeout: Duration,
+    /// Most sessions open at once; further handshakes are refused with HTTP
+    /// 503 (default 100,000; `None`: no limit). See
+    /// [`EngineConfigBuilder::max_connections`].
+    pub max_connections: Option<usize>,
     pub(crate) allow_request: Option<AllowRequestFn>,
+    pub(crate) initial_headers: Option<HeadersFn>,
+    pub(crate) headers: Option<HeadersFn>,
 }
 
 impl fmt::Debug for EngineConfig {
@@ -82,13 +117,19 @@ impl fmt::Debug for EngineConfig {
             .field("transports", &self.transports)
             .field("allow_upgrades", &self.allow_upgrades)
             .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("upgrade_hold", &self.upgrade_hold)
             .field("allow_eio3", &self.allow_eio3)
             .field("cors", &self.cors)
             .field("cookie", &self.cookie)
             .field("http_compression", &self.http_compression)
             .field("compression_threshold", &self.compression_threshold)
             .field("per_message_deflate", &self.per_message_deflate)
+            .field("close_grace", &self.close_grace)
+            .field("request_body_timeout", &self.request_body_timeout)
+            .field("max_connections", &self.max_connections)
             .field("allow_request", &self.allow_request.is_some())
+            .field("on_initial_headers", &self.initial_headers.is_some())
+            .field("on_headers", &self.headers.is_some())
             .finish()
     }
 }
@@ -107,15 +148,25 @@ impl Default for EngineConfig {
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             allow_upgrades: true,
             upgrade_timeout: Duration::from_millis(10_000),
+            upgrade_hold: Duration::from_millis(200),
             allow_eio3: false,
             cors: None,
             cookie: None,
             http_compression: true,
             compression_threshold: 1024,
             per_message_deflate: false,
+            close_grace: default_close_grace(Duration::from_millis(20_000)),
+            request_body_timeout: Duration::from_millis(20_000),
+            max_connections: Some(DEFAULT_MAX_CONNECTIONS),
             allow_request: None,
+            initial_headers: None,
+            headers: None,
         }
     }
+}
+
+fn default_close_grace(ping_timeout: Duration) -> Duration {
+    (ping_timeout / 2).min(Duration::from_secs(5))
 }
 
 impl EngineConfig {
@@ -134,6 +185,9 @@ impl EngineConfig {
 #[derive(Clone, Debug, Default)]
 pub struct EngineConfigBuilder {
     config: EngineConfig,
+    /// Set explicitly (otherwise derived from `ping_timeout`).
+    close_grace: Option<Duration>,
+    request_body_timeout: Option<Duration>,
 }
 
 impl EngineConfigBuilder {
@@ -195,6 +249,18 @@ impl EngineConfigBuilder {
         self.config.upgrade_timeout = d;
         self
     }
+    /// How long a polling GET that arrives after the upgrade probe was
+    /// answered is held waiting for the upgrade's `5` (default 200 ms; at
+    /// most `upgrade_timeout`). If `5` comes, the GET is answered 400 (a
+    /// request on the old transport), whether it or `5` was read first; if
+    /// the upgrade fails, it polls as usual; if neither happens in time it
+    /// is answered `6`, which a client whose GET was on its way when the
+    /// probe was answered needs before it sends `5` (Node answers such a GET
+    /// within its 100 ms upgrade check).
+    pub fn upgrade_hold(mut self, d: Duration) -> Self {
+        self.config.upgrade_hold = d;
+        self
+    }
     /// Accept Engine.IO v3 clients, socket.io-client 1.x/2.x (default false).
     pub fn allow_eio3(mut self, allow: bool) -> Self {
         self.config.allow_eio3 = allow;
@@ -210,13 +276,94 @@ impl EngineConfigBuilder {
         self.config.cookie = Some(cookie);
         self
     }
-    /// A check run on every handshake request: `Err(message)` refuses it with
-    /// HTTP 403 `{"code":4,"message":<message>}` (`"Forbidden"` when empty).
-    pub fn allow_request(
+    /// A check run on every handshake request (a request without `sid`),
+    /// after Node's own checks (transport, origin, method) and before the
+    /// session is created; it may wait (an auth lookup). `Err(refusal)`
+    /// refuses it: over polling HTTP 403 `{"code":4,"message":<message>}`,
+    /// over WebSocket HTTP 400 with the message (see [`Refusal`]). A hook
+    /// that panics refuses the request.
+    ///
+    /// ```
+    /// use sockio_engine::{EngineConfig, HandshakeRequest, Refusal};
+    /// let config = EngineConfig::builder()
+    ///     .allow_request(|req: HandshakeRequest| async move {
+    ///         match req.query.get("token") {
+    ///             Some(t) if t == "secret" => Ok(()),
+    ///             Some(_) => Err(Refusal::new("invalid token")),
+    ///             None => Err(Refusal::forbidden()),
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = config;
+    /// ```
+    pub fn allow_request<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(HandshakeRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Refusal>> + Send + 'static,
+    {
+        self.config.allow_request = Some(Arc::new(move |req| Box::pin(f(req))));
+        self
+    }
+    /// Adds headers to the handshake response (Node's `initial_headers`
+    /// event): `f(&mut headers, &request)` runs before the response leaves,
+    /// polling or WebSocket (101), after the sid cookie is set. Append to
+    /// add a header that may repeat, e.g. another `Set-Cookie`.
+    ///
+    /// ```
+    /// use sockio_engine::EngineConfig;
+    /// let config = EngineConfig::builder()
+    ///     .on_initial_headers(|headers, _req| {
+    ///         headers.append(http::header::SET_COOKIE, http::HeaderValue::from_static("a=1"));
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = config;
+    /// ```
+    pub fn on_initial_headers(
         mut self,
-        f: impl Fn(&http::request::Parts) -> Result<(), String> + Send + Sync + 'static,
+        f: impl Fn(&mut HeaderMap, &http::request::Parts) + Send + Sync + 'static,
     ) -> Self {
-        self.config.allow_request = Some(Arc::new(f));
+        self.config.initial_headers = Some(Arc::new(f));
+        self
+    }
+    /// Adds headers to every successful response of the engine (Node's
+    /// `headers` event): handshakes (after [`on_initial_headers`](Self::on_initial_headers)),
+    /// polling GET and POST answers, and WebSocket upgrade (101) answers;
+    /// `f(&mut headers, &request)` gets the request being answered. Error
+    /// answers (400, 403, ...) and CORS preflights do not run it, as in Node.
+    pub fn on_headers(
+        mut self,
+        f: impl Fn(&mut HeaderMap, &http::request::Parts) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.headers = Some(Arc::new(f));
+        self
+    }
+    /// How long a session closed by the client over polling keeps its sid so
+    /// that a GET racing the close is answered `6` (default: half of
+    /// `ping_timeout`, at most 5 s). Zero forgets the sid at once.
+    pub fn close_grace(mut self, d: Duration) -> Self {
+        self.close_grace = Some(d);
+        self
+    }
+    /// Deadline of a polling POST body, counted from the start of the request
+    /// (default: `ping_timeout`): a body that trickles or never ends is
+    /// answered 408 and its session closed. A legitimate client must send
+    /// `max_payload` bytes within it.
+    pub fn request_body_timeout(mut self, d: Duration) -> Self {
+        self.request_body_timeout = Some(d);
+        self
+    }
+    /// Most sessions open at once (default 100,000; `None`: no limit).
+    /// Handshakes past it are refused with HTTP 503 (counted as
+    /// [`crate::RefusalReason::MaxConnections`]). A handshake costs no file
+    /// descriptor once answered (a polling client holds none between its
+    /// requests), so nothing else bounds how many sessions a flood of
+    /// handshakes leaves open for `ping_interval + ping_timeout`; the default
+    /// stays well above the 50,000 clients the benchmarks hold while capping
+    /// a flood at roughly 100,000 × a few KiB.
+    pub fn max_connections(mut self, n: impl Into<Option<usize>>) -> Self {
+        self.config.max_connections = n.into();
         self
     }
     /// Compress polling responses per `Accept-Encoding` (gzip, deflate) (default true).
@@ -246,6 +393,11 @@ impl EngineConfigBuilder {
     /// ```
     pub fn build(self) -> Result<EngineConfig, ConfigError> {
         let mut c = self.config;
+        c.close_grace = self
+            .close_grace
+            .unwrap_or_else(|| default_close_grace(c.ping_timeout));
+        c.request_body_timeout = self.request_body_timeout.unwrap_or(c.ping_timeout);
+        c.upgrade_hold = c.upgrade_hold.min(c.upgrade_timeout);
         let err = |m: &str| Err(ConfigError(m.to_owned()));
         if !c.path.starts_with('/') {
             return Err(ConfigError(format!(
@@ -282,6 +434,12 @@ impl EngineConfigBuilder {
         }
         if c.transports.is_empty() {
             return err("transports must name at least one transport (polling and/or websocket)");
+        }
+        if c.request_body_timeout.is_zero() {
+            return err("request_body_timeout must be greater than zero (default: ping_timeout)");
+        }
+        if c.max_connections == Some(0) {
+            return err("max_connections must be at least 1 (default 100000; None for no limit)");
         }
         if c.per_message_deflate {
             return err(
@@ -499,6 +657,30 @@ mod tests {
         assert_eq!(c.compression_threshold, 1024);
         assert_eq!(c.max_packets_per_poll, 16);
         assert_eq!(c.max_buffered_packets, 1024);
+        assert_eq!(c.close_grace, Duration::from_secs(5));
+        assert_eq!(c.request_body_timeout, Duration::from_secs(20));
+        assert_eq!(c.max_connections, Some(100_000));
+        assert_eq!(c.upgrade_hold, Duration::from_millis(200));
+        assert_eq!(EngineConfig::default().close_grace, c.close_grace);
+    }
+
+    #[test]
+    fn derived_defaults_follow_ping_timeout() {
+        let c = EngineConfig::builder()
+            .ping_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        assert_eq!(c.close_grace, Duration::from_millis(100));
+        assert_eq!(c.request_body_timeout, Duration::from_millis(200));
+        let c = EngineConfig::builder()
+            .request_body_timeout(Duration::from_secs(3))
+            .close_grace(Duration::ZERO)
+            .max_connections(None)
+            .build()
+            .unwrap();
+        assert_eq!(c.close_grace, Duration::ZERO);
+        assert_eq!(c.request_body_timeout, Duration::from_secs(3));
+        assert_eq!(c.max_connections, None);
     }
 
     #[test]
@@ -511,6 +693,8 @@ mod tests {
         assert!(b().max_packets_per_poll(0).build().is_err());
         assert!(b().max_buffered_packets(0).build().is_err());
         assert!(b().max_payload(0).build().is_err());
+        assert!(b().max_connections(0).build().is_err());
+        assert!(b().request_body_timeout(Duration::ZERO).build().is_err());
         let e = b().per_message_deflate(true).build().unwrap_err();
         assert!(e.to_string().contains("not supported yet"));
     }

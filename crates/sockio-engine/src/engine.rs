@@ -1,15 +1,22 @@
 //! The engine: session table, request routing (Node's `verify` and
-//! `handshake`), the per-session driver task (heartbeat and close), and the
-//! calls into the [`EngineHandler`].
+//! `handshake`, with `allow_request` and `max_connections`), the per-session
+//! driver task (heartbeat, suspended while reading is paused, and the close),
+//! the counters, and the calls into the [`EngineHandler`].
 //!
-//! Transports live in `polling` and `ws`; the tower plumbing in `service`.
+//! Every refused request goes through [`Engine::refuse`]: counted under its
+//! [`RefusalReason`] and logged at debug level.
+//!
+//! Transports live in `polling` and `ws`; the tower plumbing in `service`;
+//! the HTTP server in `server`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response};
 use http_body::Body;
@@ -19,12 +26,15 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::codec::Packet;
-use crate::http_util::{self, error_response, upgrade_error_response, BoxError, ErrorCode, Query};
+use crate::http_util::{
+    self, error_response, upgrade_error_response, BoxError, Eio, ErrorCode, RouteQuery, SidParam,
+};
 use crate::service::{EngineLayer, EngineService, NotFound};
 use crate::socket::{lock, Shared};
+use crate::stats::Stats;
 use crate::{
-    DisconnectReason, EngineConfig, EngineHandler, Message, ProtocolVersion, Sid, Socket,
-    TransportKind,
+    DisconnectReason, EngineConfig, EngineHandler, EngineStats, HandshakeRequest, Message,
+    ProtocolVersion, Refusal, RefusalReason, Sid, Socket, TransportKind,
 };
 
 const SHARDS: usize = 16;
@@ -54,8 +64,29 @@ pub struct Engine<H: EngineHandler> {
     handler: H,
     config: EngineConfig,
     shards: Box<[Table<H::Data>]>,
+    /// Sessions whose `on_close` has not run.
     live: AtomicUsize,
+    /// Sessions not yet closed plus handshakes on their way to open one
+    /// (what `max_connections` bounds).
+    slots: AtomicUsize,
     all_closed: Notify,
+    pub(crate) stats: Stats,
+}
+
+/// A place under `max_connections`, held from the handshake's checks until
+/// the session opens (then the session holds it) or the handshake fails.
+pub(crate) struct Slot<H: EngineHandler> {
+    engine: Arc<Engine<H>>,
+    /// False once a session holds the place.
+    armed: bool,
+}
+
+impl<H: EngineHandler> Drop for Slot<H> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.engine.slots.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
@@ -75,8 +106,27 @@ impl<H: EngineHandler> Engine<H> {
             config,
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             live: AtomicUsize::new(0),
+            slots: AtomicUsize::new(0),
             all_closed: Notify::new(),
+            stats: Stats::default(),
         })
+    }
+
+    /// The engine's counters: refusals and closes by reason, limits that
+    /// fired, upgrades (see [`EngineStats`]). Lock-free; cheap enough to
+    /// scrape often.
+    pub fn stats(&self) -> EngineStats {
+        self.stats.snapshot(self.session_count())
+    }
+
+    /// Number of sids in the session table: the open sessions plus those
+    /// closed but kept for a moment (a polling close's `close_grace`, or a
+    /// server close whose last packets a GET has not collected yet).
+    pub fn table_len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
     }
 
     /// A tower layer that answers the engine's path and passes other requests
@@ -170,10 +220,52 @@ impl<H: EngineHandler> Engine<H> {
         if parts.method == Method::OPTIONS {
             return http_util::preflight(&cors, &parts.headers);
         }
-        let req_headers = parts.headers.clone();
+        let origin = parts.headers.get(header::ORIGIN).cloned();
         let mut resp = self.route(parts, body).await;
-        http_util::apply_cors(&cors, &req_headers, resp.headers_mut());
+        http_util::apply_cors(&cors, origin.as_ref(), resp.headers_mut());
         resp
+    }
+
+    /// Counts and logs a refused request, and builds its answer (Node's
+    /// `abortRequest` / `abortUpgrade`).
+    pub(crate) fn refuse(
+        &self,
+        reason: RefusalReason,
+        upgrade: bool,
+        parts: &http::request::Parts,
+    ) -> Response<Full<Bytes>> {
+        let n = self.stats.refused(reason);
+        let code = match reason {
+            RefusalReason::UnknownTransport => ErrorCode::UnknownTransport,
+            RefusalReason::UnknownSid => ErrorCode::UnknownSid,
+            RefusalReason::BadHandshakeMethod => ErrorCode::BadHandshakeMethod,
+            RefusalReason::Forbidden => ErrorCode::Forbidden,
+            RefusalReason::UnsupportedProtocolVersion => ErrorCode::UnsupportedProtocolVersion,
+            RefusalReason::MaxConnections => {
+                // One warning per burst, not one per refused handshake.
+                if n == 1 || n % 1000 == 0 {
+                    tracing::warn!(
+                        max_connections = ?self.config.max_connections,
+                        refused_so_far = n,
+                        "handshake refused: max_connections reached"
+                    );
+                }
+                return http_util::too_many_connections(upgrade);
+            }
+            RefusalReason::BadRequest | RefusalReason::OverlappingRequest => ErrorCode::BadRequest,
+        };
+        tracing::debug!(
+            reason = reason.name(),
+            method = %parts.method,
+            uri = %parts.uri,
+            remote = ?parts.extensions.get::<SocketAddr>(),
+            "request refused"
+        );
+        if upgrade {
+            upgrade_error_response(code, None)
+        } else {
+            error_response(code, None)
+        }
     }
 
     /// Node's `verify` then `handshake` or the transport's `onRequest`.
@@ -186,68 +278,138 @@ impl<H: EngineHandler> Engine<H> {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let q = Query::parse(parts.uri.query());
+        let q = RouteQuery::parse(parts.uri.query());
         let upgrade = http_util::is_websocket_upgrade(&parts.headers);
-        let refuse = |code: ErrorCode, msg: Option<&str>| {
-            if upgrade {
-                upgrade_error_response(code, msg)
-            } else {
-                error_response(code, msg)
-            }
-        };
-        let transport = match q.transport.as_deref() {
-            Some("polling") => Some(TransportKind::Polling),
-            Some("websocket") => Some(TransportKind::WebSocket),
-            _ => None,
-        };
-        let Some(transport) = transport.filter(|t| self.config.accepts(*t)) else {
-            return refuse(ErrorCode::UnknownTransport, None);
+        let Some(transport) = q.transport.filter(|t| self.config.accepts(*t)) else {
+            return self.refuse(RefusalReason::UnknownTransport, upgrade, &parts);
         };
         if http_util::origin_is_invalid(&parts.headers) {
-            return refuse(ErrorCode::BadRequest, None);
+            return self.refuse(RefusalReason::BadRequest, upgrade, &parts);
         }
 
-        if let Some(sid) = q.sid.as_deref() {
-            let Some(socket) = Sid::parse(sid).and_then(|s| self.get(s)) else {
-                return refuse(ErrorCode::UnknownSid, None);
-            };
-            if upgrade && transport == TransportKind::WebSocket {
-                return crate::ws::upgrade_existing(self, socket, parts);
+        match q.sid {
+            SidParam::Absent => {}
+            SidParam::Invalid => return self.refuse(RefusalReason::UnknownSid, upgrade, &parts),
+            SidParam::Valid(sid) => {
+                let Some(socket) = self.get(sid) else {
+                    return self.refuse(RefusalReason::UnknownSid, upgrade, &parts);
+                };
+                if upgrade && transport == TransportKind::WebSocket {
+                    if socket.is_closed() {
+                        return self.refuse(RefusalReason::UnknownSid, upgrade, &parts);
+                    }
+                    return crate::ws::upgrade_existing(self, socket, parts, q.b64);
+                }
+                if transport != TransportKind::Polling {
+                    return self.refuse(RefusalReason::BadRequest, upgrade, &parts);
+                }
+                // The request is shared with the session (its current
+                // request); one pointer in the futures below.
+                return match parts.method {
+                    Method::GET => crate::polling::get(&self, &socket, Arc::new(parts)).await,
+                    Method::POST => {
+                        crate::polling::post(&self, &socket, Arc::new(parts), body).await
+                    }
+                    _ => {
+                        // Node's polling transport answers other methods 500.
+                        self.stats.refused(RefusalReason::BadRequest);
+                        tracing::debug!(method = %parts.method, "polling request with an unexpected method");
+                        http_util::status_response(http::StatusCode::INTERNAL_SERVER_ERROR)
+                    }
+                };
             }
-            if transport != TransportKind::Polling {
-                return refuse(ErrorCode::BadRequest, None);
-            }
-            return match parts.method {
-                Method::GET => crate::polling::get(&self, &socket, &parts.headers).await,
-                Method::POST => crate::polling::post(&self, &socket, &parts.headers, body).await,
-                _ => http_util::status_response(http::StatusCode::INTERNAL_SERVER_ERROR),
-            };
         }
 
         // Handshake.
         if parts.method != Method::GET {
-            return refuse(ErrorCode::BadHandshakeMethod, None);
+            return self.refuse(RefusalReason::BadHandshakeMethod, upgrade, &parts);
         }
         if transport == TransportKind::WebSocket && !upgrade {
-            return refuse(ErrorCode::BadRequest, None);
+            return self.refuse(RefusalReason::BadRequest, upgrade, &parts);
         }
         if let Some(allow) = &self.config.allow_request {
-            if let Err(msg) = allow(&parts) {
-                return if upgrade {
-                    upgrade_error_response(ErrorCode::Forbidden, Some(&msg))
-                } else {
-                    error_response(ErrorCode::Forbidden, Some(&msg))
-                };
+            // Boxed: only handshakes wait here, and the hook's future must not
+            // enlarge the future of every polling request.
+            let verdict = Box::pin(
+                AssertUnwindSafe(allow(HandshakeRequest::from_parts(&parts))).catch_unwind(),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!("allow_request panicked: refusing the handshake");
+                Err(Refusal::forbidden())
+            });
+            if let Err(refusal) = verdict {
+                return self.forbidden(&refusal, upgrade, &parts);
             }
         }
-        let protocol = match q.eio.as_deref() {
-            Some("4") => ProtocolVersion::V4,
-            Some("3") if self.config.allow_eio3 => ProtocolVersion::V3,
-            _ => return refuse(ErrorCode::UnsupportedProtocolVersion, None),
+        let protocol = match q.eio {
+            Eio::V4 => ProtocolVersion::V4,
+            Eio::V3 if self.config.allow_eio3 => ProtocolVersion::V3,
+            _ => return self.refuse(RefusalReason::UnsupportedProtocolVersion, upgrade, &parts),
+        };
+        let Some(slot) = self.reserve_slot() else {
+            return self.refuse(RefusalReason::MaxConnections, upgrade, &parts);
         };
         match transport {
-            TransportKind::Polling => self.handshake_polling(parts, protocol, q.b64),
-            TransportKind::WebSocket => crate::ws::handshake(self, parts, protocol, q.b64),
+            TransportKind::Polling => self.handshake_polling(parts, protocol, q.b64, slot),
+            TransportKind::WebSocket => crate::ws::handshake(self, parts, protocol, q.b64, slot),
+        }
+    }
+
+    /// The answer to a handshake `allow_request` refused.
+    fn forbidden(
+        &self,
+        refusal: &Refusal,
+        upgrade: bool,
+        parts: &http::request::Parts,
+    ) -> Response<Full<Bytes>> {
+        self.stats.refused(RefusalReason::Forbidden);
+        tracing::debug!(
+            reason = "forbidden",
+            message = refusal.message(),
+            remote = ?parts.extensions.get::<SocketAddr>(),
+            "handshake refused by allow_request"
+        );
+        let mut r = if upgrade {
+            upgrade_error_response(ErrorCode::Forbidden, Some(refusal.message()))
+        } else {
+            error_response(ErrorCode::Forbidden, Some(refusal.message()))
+        };
+        if let Some(status) = refusal.status() {
+            *r.status_mut() = status;
+        }
+        r
+    }
+
+    /// Takes a place under `max_connections` for a session about to open.
+    pub(crate) fn reserve_slot(self: &Arc<Self>) -> Option<Slot<H>> {
+        let n = self.slots.fetch_add(1, Ordering::AcqRel);
+        if self.config.max_connections.is_some_and(|max| n >= max) {
+            self.slots.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Slot {
+            engine: self.clone(),
+            armed: true,
+        })
+    }
+
+    /// Runs the `on_initial_headers` (handshakes) then `on_headers` hooks on
+    /// an answer about to leave.
+    pub(crate) fn add_headers(
+        &self,
+        initial: bool,
+        headers: &mut http::HeaderMap,
+        req: &http::request::Parts,
+    ) {
+        let hooks = [
+            self.config.initial_headers.as_ref().filter(|_| initial),
+            self.config.headers.as_ref(),
+        ];
+        for hook in hooks.into_iter().flatten() {
+            if catch_unwind(AssertUnwindSafe(|| hook(headers, req))).is_err() {
+                tracing::error!("a headers hook panicked");
+            }
         }
     }
 
@@ -256,28 +418,36 @@ impl<H: EngineHandler> Engine<H> {
         parts: http::request::Parts,
         protocol: ProtocolVersion,
         b64: bool,
+        slot: Slot<H>,
     ) -> Response<Full<Bytes>> {
-        let headers = parts.headers.clone();
-        let socket = self.open_session(parts, protocol, b64, TransportKind::Polling);
+        let socket = self.open_session(parts, protocol, b64, TransportKind::Polling, slot);
+        let req = &socket.shared.parts;
         let open = self.open_packet(socket.id(), TransportKind::Polling);
-        let mut resp = crate::polling::payload_response(&self, &socket, &headers, &[open]);
+        let mut resp = crate::polling::encode_response(&self, &socket, &req.headers, &[open]);
         if let Some(cookie) = &self.config.cookie {
             if let Ok(v) = HeaderValue::from_str(&cookie.header_value(socket.id().as_str())) {
-                resp.headers_mut().insert(header::SET_COOKIE, v);
+                resp.headers_mut().append(header::SET_COOKIE, v);
             }
         }
+        self.add_headers(true, resp.headers_mut(), req);
         self.call_open(&socket);
         resp
     }
 
     /// Creates a session, puts it in the table and starts its driver task.
+    /// Returns the session and its (kept) handshake request.
     pub(crate) fn open_session(
         self: &Arc<Self>,
         parts: http::request::Parts,
         protocol: ProtocolVersion,
         b64: bool,
         transport: TransportKind,
+        mut slot: Slot<H>,
     ) -> Arc<Socket<H::Data>> {
+        // The session now holds the place: released when it closes (`drive`).
+        slot.armed = false;
+        drop(slot);
+        self.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
         let shared = Shared::new(
             Sid::random(),
             protocol,
@@ -372,6 +542,10 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// The session's driver: one timer for the heartbeat, then the close.
+    ///
+    /// While the layer above has paused reading, the heartbeat timeout is
+    /// suspended (a pong cannot be read): pings still go out every
+    /// `ping_interval`, and a fresh timeout starts on resume.
     async fn drive(self: Arc<Self>, socket: Arc<Socket<H::Data>>, first: Instant) {
         let sh = &socket.shared;
         let v3 = sh.protocol == ProtocolVersion::V3;
@@ -383,7 +557,13 @@ impl<H: EngineHandler> Engine<H> {
         loop {
             tokio::select! {
                 _ = &mut sleep => {
-                    if v3 || awaiting_pong {
+                    if sh.is_paused() {
+                        if !v3 {
+                            sh.push_control(Packet::Ping);
+                            awaiting_pong = true;
+                        }
+                        sleep.as_mut().reset(Instant::now() + interval);
+                    } else if v3 || awaiting_pong {
                         sh.close(DisconnectReason::PingTimeout);
                     } else {
                         sh.push_control(Packet::Ping);
@@ -393,9 +573,13 @@ impl<H: EngineHandler> Engine<H> {
                 }
                 _ = sh.driver.notified() => {}
             }
-            let (closed, beat) = {
+            let (closed, beat, resumed) = {
                 let mut st = sh.state();
-                (st.closed, std::mem::take(&mut st.heartbeat))
+                (
+                    st.closed,
+                    std::mem::take(&mut st.heartbeat),
+                    std::mem::take(&mut st.resumed),
+                )
             };
             if closed.is_some() {
                 break;
@@ -407,21 +591,36 @@ impl<H: EngineHandler> Engine<H> {
                     awaiting_pong = false;
                     sleep.as_mut().reset(Instant::now() + interval);
                 }
+            } else if resumed {
+                if v3 {
+                    sleep.as_mut().reset(Instant::now() + interval + timeout);
+                } else if awaiting_pong {
+                    sleep.as_mut().reset(Instant::now() + timeout);
+                }
             }
         }
         let reason = sh
             .state()
             .closed
             .unwrap_or(DisconnectReason::TransportError);
-        tracing::debug!(%reason, "session closed");
+        self.stats.closed(reason);
+        tracing::debug!(reason = reason.name(), "session closed");
 
+        let (transport, drained) = {
+            let st = sh.state();
+            (st.transport, st.drained)
+        };
         // Server-side close on polling: keep the session a little so that the
         // next GET collects what is queued and the close packet.
-        let drain = crate::polling::drains(reason) && {
-            let st = sh.state();
-            st.transport == TransportKind::Polling && !st.drained
-        };
-        if !drain {
+        let drain =
+            crate::polling::drains(reason) && transport == TransportKind::Polling && !drained;
+        // Client-side close over polling: keep the sid for `close_grace`, so
+        // that a GET which raced the close packet is answered `6` (as it is
+        // when it arrives first), not 400.
+        let grace = reason == DisconnectReason::TransportClose
+            && transport == TransportKind::Polling
+            && !self.config.close_grace.is_zero();
+        if !drain && !grace {
             self.remove(socket.id());
         }
         {
@@ -435,9 +634,12 @@ impl<H: EngineHandler> Engine<H> {
                 }
             }
         }
+        self.slots.fetch_sub(1, Ordering::AcqRel);
         if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.all_closed.notify_waiters();
         }
+        let current = sh.state().current.take();
+        drop(current);
         if drain {
             let wait = interval.min(std::time::Duration::from_secs(5));
             let _ = tokio::time::timeout(wait, async {
@@ -452,6 +654,10 @@ impl<H: EngineHandler> Engine<H> {
                 }
             })
             .await;
+            self.remove(socket.id());
+        } else if grace {
+            sh.state().queue = Default::default();
+            tokio::time::sleep(self.config.close_grace).await;
             self.remove(socket.id());
         }
         sh.state().queue = Default::default();

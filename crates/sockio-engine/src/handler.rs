@@ -8,20 +8,42 @@ use crate::{DisconnectReason, Message, Socket};
 ///
 /// Calls for one session come in order (`on_open`, `on_message`..., then
 /// `on_close` exactly once) from the task that reads that session's transport:
-/// implementations must not block; spawn work that waits.
+/// implementations must not block; spawn work that waits. A handler that
+/// cannot keep up pauses the session ([`Socket::pause_reading`]) and resumes
+/// it later, rather than queueing without bound.
+///
+/// Only `Data` and [`on_message`](Self::on_message) must be written:
+///
+/// ```
+/// use std::sync::Arc;
+/// use sockio_engine::{EngineHandler, Message, Socket};
+///
+/// struct Echo;
+/// impl EngineHandler for Echo {
+///     type Data = ();
+///     fn on_message(&self, socket: &Arc<Socket<()>>, msg: Message) {
+///         let _ = socket.send(msg);
+///     }
+/// }
+/// ```
 pub trait EngineHandler: Send + Sync + 'static {
     /// Per-session state, created with `Default` at handshake and reachable
     /// through [`Socket::data`].
     type Data: Default + Send + Sync + 'static;
 
     /// A session was opened (the handshake has been queued to the client).
-    fn on_open(&self, socket: &Arc<Socket<Self::Data>>);
+    /// Default: nothing.
+    fn on_open(&self, socket: &Arc<Socket<Self::Data>>) {
+        let _ = socket;
+    }
 
     /// A message packet arrived.
     fn on_message(&self, socket: &Arc<Socket<Self::Data>>, msg: Message);
 
-    /// The session ended; called exactly once per session.
-    fn on_close(&self, socket: &Arc<Socket<Self::Data>>, reason: DisconnectReason);
+    /// The session ended; called exactly once per session. Default: nothing.
+    fn on_close(&self, socket: &Arc<Socket<Self::Data>>, reason: DisconnectReason) {
+        let _ = (socket, reason);
+    }
 
     /// An ASCII-only text equivalent to `text`, if the layer above knows one.
     ///

@@ -82,61 +82,91 @@ pub(crate) fn status_response(status: StatusCode) -> Response<Full<Bytes>> {
     r
 }
 
-/// The query parameters the engine reads.
-#[derive(Debug, Default)]
-pub(crate) struct Query {
-    pub(crate) eio: Option<String>,
-    pub(crate) transport: Option<String>,
-    pub(crate) sid: Option<String>,
+/// The value of `sid` in a request's query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SidParam {
+    /// No `sid` (or an empty one): a handshake.
+    Absent,
+    /// Not the form of a sid (length, alphabet): no session has it.
+    Invalid,
+    Valid(crate::Sid),
+}
+
+/// `EIO` in a request's query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Eio {
+    V3,
+    V4,
+    Other,
+}
+
+/// The query parameters the engine routes on, read without allocating for
+/// ordinary requests (see [`crate::Query`] for the whole query).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RouteQuery {
+    pub(crate) eio: Eio,
+    /// `None`: missing or not a transport name.
+    pub(crate) transport: Option<crate::TransportKind>,
+    pub(crate) sid: SidParam,
     pub(crate) b64: bool,
 }
 
-impl Query {
-    pub(crate) fn parse(q: Option<&str>) -> Query {
-        let mut out = Query::default();
-        for pair in q.unwrap_or("").split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v);
+impl RouteQuery {
+    pub(crate) fn parse(q: Option<&str>) -> RouteQuery {
+        use crate::query::{decode_component, pairs};
+        let mut eio = None;
+        let mut transport = None;
+        let mut sid = None;
+        let mut b64 = false;
+        for (k, v) in pairs(q.unwrap_or("")) {
             match k {
-                "EIO" if out.eio.is_none() => out.eio = Some(v),
-                "transport" if out.transport.is_none() => out.transport = Some(v),
-                "sid" if out.sid.is_none() => out.sid = Some(v).filter(|s| !s.is_empty()),
+                "EIO" if eio.is_none() => {
+                    eio = Some(match &*decode_component(v) {
+                        "4" => Eio::V4,
+                        "3" => Eio::V3,
+                        _ => Eio::Other,
+                    })
+                }
+                "transport" if transport.is_none() => {
+                    transport = Some(match &*decode_component(v) {
+                        "polling" => Some(crate::TransportKind::Polling),
+                        "websocket" => Some(crate::TransportKind::WebSocket),
+                        _ => None,
+                    })
+                }
+                "sid" if sid.is_none() => {
+                    let v = decode_component(v);
+                    sid = Some(if v.is_empty() {
+                        SidParam::Absent
+                    } else {
+                        crate::Sid::parse(&v).map_or(SidParam::Invalid, SidParam::Valid)
+                    });
+                }
                 // Node tests the value's truthiness: any non-empty string.
-                "b64" => out.b64 = !v.is_empty(),
+                "b64" => b64 = !v.is_empty(),
                 _ => {}
             }
         }
-        out
+        RouteQuery {
+            eio: eio.unwrap_or(Eio::Other),
+            transport: transport.flatten(),
+            sid: sid.unwrap_or(SidParam::Absent),
+            b64,
+        }
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    if !s.contains(['%', '+']) {
-        return s.to_owned();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// The answer to a handshake past `max_connections`: 503 with Node's JSON
+/// shape (polling) or the message as text (WebSocket).
+pub(crate) fn too_many_connections(upgrade: bool) -> Response<Full<Bytes>> {
+    const MSG: &str = "Too many connections";
+    let mut r = if upgrade {
+        upgrade_error_response(ErrorCode::BadRequest, Some(MSG))
+    } else {
+        error_response(ErrorCode::BadRequest, Some(MSG))
+    };
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r
 }
 
 /// Node's `checkInvalidHeaderChar` on the Origin header.
@@ -163,9 +193,10 @@ fn append_vary(h: &mut HeaderMap, value: &'static str) {
     h.append(header::VARY, HeaderValue::from_static(value));
 }
 
-/// Sets the origin and credentials headers (what `cors` does on every request).
-pub(crate) fn apply_cors(cors: &Cors, req: &HeaderMap, h: &mut HeaderMap) {
-    let origin = req.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+/// Sets the origin and credentials headers (what `cors` does on every
+/// request), given the request's `Origin` header.
+pub(crate) fn apply_cors(cors: &Cors, origin: Option<&HeaderValue>, h: &mut HeaderMap) {
+    let origin = origin.and_then(|v| v.to_str().ok());
     match &cors.origin {
         CorsOrigin::Any => {
             h.insert(
@@ -197,7 +228,7 @@ pub(crate) fn apply_cors(cors: &Cors, req: &HeaderMap, h: &mut HeaderMap) {
 pub(crate) fn preflight(cors: &Cors, req: &HeaderMap) -> Response<Full<Bytes>> {
     let mut r = status_response(StatusCode::NO_CONTENT);
     let h = r.headers_mut();
-    apply_cors(cors, req, h);
+    apply_cors(cors, req.get(header::ORIGIN), h);
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
@@ -342,17 +373,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query() {
-        let q = Query::parse(Some("EIO=4&transport=polling&t=abc&sid=a%2Db&b64=1"));
-        assert_eq!(q.eio.as_deref(), Some("4"));
-        assert_eq!(q.transport.as_deref(), Some("polling"));
-        assert_eq!(q.sid.as_deref(), Some("a-b"));
+    fn route_query() {
+        let q = RouteQuery::parse(Some(
+            "EIO=4&transport=polling&t=abc&sid=AAAAAAAAAAAAAAAAAA%2D_&b64=1",
+        ));
+        assert_eq!(q.eio, Eio::V4);
+        assert_eq!(q.transport, Some(crate::TransportKind::Polling));
+        assert_eq!(
+            q.sid,
+            SidParam::Valid(crate::Sid::parse("AAAAAAAAAAAAAAAAAA-_").unwrap())
+        );
         assert!(q.b64);
-        let q = Query::parse(None);
-        assert!(q.eio.is_none() && q.sid.is_none() && !q.b64);
-        assert_eq!(percent_decode("%"), "%");
-        assert_eq!(percent_decode("%4"), "%4");
-        assert_eq!(percent_decode("a%zzb"), "a%zzb");
+        let q = RouteQuery::parse(None);
+        assert_eq!(q.eio, Eio::Other);
+        assert_eq!(q.transport, None);
+        assert_eq!(q.sid, SidParam::Absent);
+        assert!(!q.b64);
+        let q = RouteQuery::parse(Some("EIO=3&EIO=4&transport=websocket&sid=&b64="));
+        assert_eq!(q.eio, Eio::V3);
+        assert_eq!(q.transport, Some(crate::TransportKind::WebSocket));
+        assert_eq!(q.sid, SidParam::Absent);
+        assert!(!q.b64);
+        let q = RouteQuery::parse(Some("transport=ws&sid=short&EIO=%34"));
+        assert_eq!(q.transport, None);
+        assert_eq!(q.sid, SidParam::Invalid);
+        assert_eq!(q.eio, Eio::V4);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
@@ -134,6 +135,25 @@ impl DisconnectReason {
             DisconnectReason::ServerShutdown => "server shutting down",
         }
     }
+
+    /// A stable snake-case identifier, distinct for every variant (unlike
+    /// [`as_str`](Self::as_str), where two variants read "transport error"):
+    /// `transport_close`, `transport_error`, `ping_timeout`, `parse_error`,
+    /// `payload_too_large`, `protocol_violation`, `slow_consumer`,
+    /// `server_close`, `server_shutdown`. For logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DisconnectReason::TransportClose => "transport_close",
+            DisconnectReason::TransportError => "transport_error",
+            DisconnectReason::PingTimeout => "ping_timeout",
+            DisconnectReason::ParseError => "parse_error",
+            DisconnectReason::PayloadTooLarge => "payload_too_large",
+            DisconnectReason::ProtocolViolation => "protocol_violation",
+            DisconnectReason::SlowConsumer => "slow_consumer",
+            DisconnectReason::ServerClose => "server_close",
+            DisconnectReason::ServerShutdown => "server_shutdown",
+        }
+    }
 }
 
 impl std::fmt::Display for DisconnectReason {
@@ -175,22 +195,29 @@ pub(crate) enum Upgrade {
 }
 
 /// Session state shared by the transports, the driver task and the layer above.
+///
+/// `repr(C)`, hot fields first: what every delivery touches (the state
+/// lock, the pause flag, the writer's `Notify`) shares as few cache lines as
+/// possible; the handshake request and the span come last.
+#[repr(C, align(64))]
 pub(crate) struct Shared {
-    pub(crate) id: Sid,
+    pub(crate) state: Mutex<State>,
+    /// The layer above asked us to stop reading (backpressure).
+    pub(crate) paused: AtomicBool,
     pub(crate) protocol: ProtocolVersion,
     /// v3 client that asked for base64 binary in polling payloads (`b64=1`).
     pub(crate) b64: bool,
-    pub(crate) parts: http::request::Parts,
-    pub(crate) remote: Option<SocketAddr>,
-    pub(crate) state: Mutex<State>,
     /// Wakes whoever writes to the client (a pending GET or the WebSocket task).
     pub(crate) writer: Notify,
-    /// Wakes the session's driver task (heartbeat, close).
-    pub(crate) driver: Notify,
+    pub(crate) max_buffered: usize,
     /// Held while calling the handler; `true` once `on_close` has run.
     pub(crate) dispatch: Mutex<bool>,
-    pub(crate) max_buffered: usize,
+    /// Wakes the session's driver task (heartbeat, close).
+    pub(crate) driver: Notify,
+    pub(crate) id: Sid,
+    pub(crate) remote: Option<SocketAddr>,
     pub(crate) span: tracing::Span,
+    pub(crate) parts: http::request::Parts,
 }
 
 pub(crate) struct State {
@@ -202,8 +229,16 @@ pub(crate) struct State {
     pub(crate) upgrade: Upgrade,
     /// A heartbeat (v4 pong, v3 ping) arrived since the driver last looked.
     pub(crate) heartbeat: bool,
+    /// Reading resumed since the driver last looked: a fresh heartbeat timeout.
+    pub(crate) resumed: bool,
     /// A GET collected what was left after a server-side close.
     pub(crate) drained: bool,
+    /// A GET was pending when the upgrade probe was answered: it is owed a
+    /// `6` so that the client can pause polling.
+    pub(crate) noop_owed: bool,
+    /// The latest request of the session (polling) or the upgrade request
+    /// (WebSocket after an upgrade); `None` while it is the handshake.
+    pub(crate) current: Option<Arc<http::request::Parts>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -213,7 +248,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The handshake request kept for the session's lifetime, with its URI and
 /// headers copied out: hyper parses them as slices of its 8-16 KiB read
 /// buffer, which they would otherwise keep alive for as long as the session.
-fn compact(mut parts: http::request::Parts) -> http::request::Parts {
+pub(crate) fn compact(mut parts: http::request::Parts) -> http::request::Parts {
     let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
     let mut last = None;
     for (name, value) in std::mem::take(&mut parts.headers) {
@@ -266,11 +301,15 @@ impl Shared {
                 post_pending: false,
                 upgrade: Upgrade::None,
                 heartbeat: false,
+                resumed: false,
                 drained: false,
+                noop_owed: false,
+                current: None,
             }),
             writer: Notify::new(),
             driver: Notify::new(),
             dispatch: Mutex::new(false),
+            paused: AtomicBool::new(false),
             max_buffered,
             span,
         }
@@ -302,16 +341,59 @@ impl Shared {
         Ok(())
     }
 
-    /// Queues a control packet (not counted against the queue bound).
+    /// Queues a control packet. Not counted against the bound of messages,
+    /// but a client that makes us queue control packets (v3 pings answered
+    /// with pongs) without reading them is a slow consumer too.
     pub(crate) fn push_control(&self, p: Packet) {
         {
             let mut st = self.state();
             if st.closed.is_some() {
                 return;
             }
+            if st.queue.len() >= self.max_buffered.saturating_mul(2) {
+                drop(st);
+                tracing::debug!(parent: &self.span, "control packets pile up unread");
+                self.close(DisconnectReason::SlowConsumer);
+                return;
+            }
             st.queue.push_back(p);
         }
         self.writer.notify_waiters();
+    }
+
+    /// Whether the layer above paused reading.
+    #[inline]
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the session is closed.
+    pub(crate) async fn closed(&self) -> DisconnectReason {
+        loop {
+            let n = self.writer.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if let Some(r) = self.state().closed {
+                return r;
+            }
+            n.await;
+        }
+    }
+
+    /// Resolves once reading is resumed or the session closed; true if resumed.
+    pub(crate) async fn resumed(&self) -> bool {
+        loop {
+            let n = self.writer.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.state().closed.is_some() {
+                return false;
+            }
+            if !self.is_paused() {
+                return true;
+            }
+            n.await;
+        }
     }
 
     /// Marks the session closed (once) and wakes the writer and the driver,
@@ -358,6 +440,53 @@ impl<D> Socket<D> {
     pub fn request(&self) -> &http::request::Parts {
         &self.shared.parts
     }
+    /// The session's current request, without its body: over polling the
+    /// latest request (GET or POST) the session received, so that a message
+    /// being dispatched from a POST sees that POST's headers (cookies, say);
+    /// over WebSocket the request that opened the WebSocket (the handshake,
+    /// or the upgrade request after an upgrade from polling). Until another
+    /// request arrives it is the handshake ([`request`](Self::request)).
+    ///
+    /// Cheap: no copy, no lock held by the returned value.
+    pub fn current_request(&self) -> CurrentRequest<'_> {
+        match self.shared.state().current.clone() {
+            Some(parts) => CurrentRequest(CurrentRepr::Latest(parts)),
+            None => CurrentRequest(CurrentRepr::Handshake(&self.shared.parts)),
+        }
+    }
+    /// Stops reading from the client (backpressure), until
+    /// [`resume_reading`](Self::resume_reading). Idempotent.
+    ///
+    /// While paused: over WebSocket no frame is read, so TCP flow control
+    /// slows the client down, while queued packets are still written and a
+    /// close is still noticed; a polling POST being handled stops handing
+    /// packets to [`crate::EngineHandler::on_message`] and is answered only
+    /// once reading resumes (or the session closes). The heartbeat timeout is
+    /// suspended (liveness cannot be judged without reading): pings still go
+    /// out, and a fresh timeout starts on resume.
+    ///
+    /// Called from `on_message`, no later message of that session is
+    /// dispatched until resumed.
+    pub fn pause_reading(&self) {
+        if !self.shared.paused.swap(true, Ordering::AcqRel) {
+            tracing::trace!(parent: &self.shared.span, "reading paused");
+        }
+    }
+    /// Resumes reading after [`pause_reading`](Self::pause_reading).
+    /// Idempotent; cheap when not paused.
+    pub fn resume_reading(&self) {
+        if self.shared.paused.swap(false, Ordering::AcqRel) {
+            tracing::trace!(parent: &self.shared.span, "reading resumed");
+            // A fresh heartbeat timeout starts now.
+            self.shared.state().resumed = true;
+            self.shared.writer.notify_waiters();
+            self.shared.driver.notify_one();
+        }
+    }
+    /// Whether reading is paused ([`pause_reading`](Self::pause_reading)).
+    pub fn is_reading_paused(&self) -> bool {
+        self.shared.is_paused()
+    }
     /// The peer's address, when the server put one in the request extensions.
     ///
     /// The engine reads a [`std::net::SocketAddr`] from the handshake request's
@@ -394,6 +523,35 @@ impl<D> Socket<D> {
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
         self.shared.state().closed.is_some()
+    }
+}
+
+/// A session's current request ([`Socket::current_request`]): derefs to its
+/// [`http::request::Parts`] (method, URI, headers, extensions).
+pub struct CurrentRequest<'a>(CurrentRepr<'a>);
+
+enum CurrentRepr<'a> {
+    Handshake(&'a http::request::Parts),
+    Latest(Arc<http::request::Parts>),
+}
+
+impl std::ops::Deref for CurrentRequest<'_> {
+    type Target = http::request::Parts;
+    fn deref(&self) -> &http::request::Parts {
+        match &self.0 {
+            CurrentRepr::Handshake(p) => p,
+            CurrentRepr::Latest(p) => p,
+        }
+    }
+}
+
+impl std::fmt::Debug for CurrentRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentRequest")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
     }
 }
 

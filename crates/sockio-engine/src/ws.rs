@@ -1,6 +1,14 @@
 //! The WebSocket transport (tokio-tungstenite over a hyper upgrade): new
 //! sessions, the polling → WebSocket upgrade (probe, `5`), and the loop that
 //! reads frames and writes queued packets, one packet per frame.
+//!
+//! As Node's `ws`: a message over `max_payload` closes with status 1009,
+//! invalid UTF-8 with 1007, a protocol error with 1002. A text frame
+//! `b<base64>` (v3: `b4<base64>`) is a binary message from a client that
+//! cannot send binary frames; a WebSocket opened with `b64=1` gets binary
+//! messages that way too. While reading is paused the loop reads no frame
+//! (TCP flow control reaches the client) but still writes and notices the
+//! close.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,16 +24,18 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument;
 
 use crate::codec::Packet;
-use crate::http_util::{upgrade_error_response, ErrorCode};
+use crate::engine::Slot;
 use crate::socket::{Shared, Upgrade};
 use crate::{
-    DisconnectReason, Engine, EngineHandler, Message, ProtocolVersion, Socket, TransportKind,
+    DisconnectReason, Engine, EngineHandler, Message, ProtocolVersion, RefusalReason, Socket,
+    TransportKind,
 };
 
 type Ws = WebSocketStream<Io>;
@@ -97,24 +107,18 @@ fn ws_config(config: &crate::EngineConfig) -> WebSocketConfig {
 type HttpResponse = Response<Full<Bytes>>;
 
 /// Checks the WebSocket headers and builds the 101 answer; takes the
-/// request's upgrade future. The error is the answer refusing the request.
-fn accept(
-    parts: &mut http::request::Parts,
-) -> Result<(HttpResponse, OnUpgrade), Box<HttpResponse>> {
-    let bad = || Box::new(upgrade_error_response(ErrorCode::BadRequest, None));
-    let key = parts
-        .headers
-        .get(header::SEC_WEBSOCKET_KEY)
-        .ok_or_else(bad)?;
+/// request's upgrade future. `None`: not a valid WebSocket handshake.
+fn accept(parts: &mut http::request::Parts) -> Option<(HttpResponse, OnUpgrade)> {
+    let key = parts.headers.get(header::SEC_WEBSOCKET_KEY)?;
     if parts
         .headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .is_some_and(|v| v != "13")
     {
-        return Err(bad());
+        return None;
     }
     let accept = derive_accept_key(key.as_bytes());
-    let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or_else(bad)?;
+    let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = r.headers_mut();
@@ -123,7 +127,7 @@ fn accept(
     if let Ok(v) = HeaderValue::from_str(&accept) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
-    Ok((r, on_upgrade))
+    Some((r, on_upgrade))
 }
 
 async fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Option<Ws> {
@@ -156,26 +160,30 @@ pub(crate) fn handshake<H: EngineHandler>(
     mut parts: http::request::Parts,
     protocol: ProtocolVersion,
     b64: bool,
+    slot: Slot<H>,
 ) -> Response<Full<Bytes>> {
-    let (resp, on_upgrade) = match accept(&mut parts) {
-        Ok(x) => x,
-        Err(r) => return *r,
+    let Some((mut resp, on_upgrade)) = accept(&mut parts) else {
+        return engine.refuse(RefusalReason::BadRequest, true, &parts);
     };
+    engine.add_headers(true, resp.headers_mut(), &parts);
     let fut = async move {
         // Cold steps are boxed so they do not enlarge the connection's task.
         let Some(mut ws) = Box::pin(open_ws(on_upgrade, engine.config())).await else {
             return;
         };
-        let socket = engine.open_session(parts, protocol, b64, TransportKind::WebSocket);
+        let socket = engine.open_session(parts, protocol, b64, TransportKind::WebSocket, slot);
         let span = socket.shared.span.clone();
         async move {
             let open = engine.open_packet(socket.id(), TransportKind::WebSocket);
-            if Box::pin(ws.send(frame(open, protocol))).await.is_err() {
+            if Box::pin(ws.send(frame(open, protocol, false)))
+                .await
+                .is_err()
+            {
                 socket.shared.close(DisconnectReason::TransportClose);
                 return;
             }
             engine.call_open(&socket);
-            run(&engine, &socket, ws).await;
+            run(&engine, &socket, ws, b64).await;
         }
         .instrument(span)
         .await;
@@ -193,11 +201,12 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
     engine: Arc<Engine<H>>,
     socket: Arc<Socket<H::Data>>,
     mut parts: http::request::Parts,
+    b64: bool,
 ) -> Response<Full<Bytes>> {
-    let (resp, on_upgrade) = match accept(&mut parts) {
-        Ok(x) => x,
-        Err(r) => return *r,
+    let Some((mut resp, on_upgrade)) = accept(&mut parts) else {
+        return engine.refuse(RefusalReason::BadRequest, true, &parts);
     };
+    engine.add_headers(false, resp.headers_mut(), &parts);
     let span = socket.shared.span.clone();
     tokio::spawn(
         async move {
@@ -216,7 +225,11 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
                 ok
             };
             if !can_upgrade {
-                tracing::debug!("second WebSocket for the session: closing it");
+                engine.stats.refused(RefusalReason::BadRequest);
+                tracing::debug!(
+                    reason = "bad_request",
+                    "second WebSocket for the session (or upgrades off): closing it"
+                );
                 let _ = ws.close(None).await;
                 return;
             }
@@ -224,15 +237,23 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
             let upgraded = tokio::time::timeout(timeout, probe(sh, &mut ws))
                 .await
                 .unwrap_or(false);
-            let done = upgraded && {
+            // The upgrade request becomes the session's current request,
+            // copied out of hyper's read buffer (freed at the upgrade).
+            let current = upgraded.then(|| Arc::new(crate::socket::compact(parts)));
+            let (done, previous) = if upgraded {
                 let mut st = sh.state();
-                let ok = st.closed.is_none();
-                if ok {
+                if st.closed.is_none() {
                     st.transport = TransportKind::WebSocket;
                     st.upgrade = Upgrade::Done;
+                    st.noop_owed = false;
+                    (true, std::mem::replace(&mut st.current, current))
+                } else {
+                    (false, None)
                 }
-                ok
+            } else {
+                (false, None)
             };
+            drop(previous);
             if !done {
                 {
                     let mut st = sh.state();
@@ -240,14 +261,18 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
                         st.upgrade = Upgrade::None;
                     }
                 }
+                engine.stats.upgrades_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("upgrade abandoned");
+                // A GET held while the upgrade was settling polls again.
+                sh.writer.notify_waiters();
                 let _ = ws.close(None).await;
                 return;
             }
+            engine.stats.upgrades.fetch_add(1, Ordering::Relaxed);
             sh.span.record("transport", "websocket");
             tracing::debug!("upgraded to websocket");
             sh.writer.notify_waiters();
-            run(&engine, &socket, ws).await;
+            run(&engine, &socket, ws, b64).await;
         }
         .instrument(span),
     );
@@ -268,8 +293,13 @@ async fn probe(sh: &Shared, ws: &mut Ws) -> bool {
                     return false;
                 }
                 probed = true;
-                sh.state().upgrade = Upgrade::Probed;
-                // A pending GET is answered `6` at once.
+                {
+                    let mut st = sh.state();
+                    st.upgrade = Upgrade::Probed;
+                    // A pending GET is answered `6` at once; later ones wait
+                    // for the upgrade to settle.
+                    st.noop_owed = st.get_pending;
+                }
                 sh.writer.notify_waiters();
             }
             Ok(WsMessage::Text(t)) if t.as_str() == "5" && probed => return true,
@@ -284,21 +314,25 @@ async fn probe(sh: &Shared, ws: &mut Ws) -> bool {
     false
 }
 
-/// A packet as one WebSocket frame.
-fn frame(p: Packet, protocol: ProtocolVersion) -> WsMessage {
+/// A packet as one WebSocket frame. With `b64` (the WebSocket request had
+/// `b64=1`, a client that cannot take binary frames) a binary message is a
+/// text frame `b<base64>` (v4) or `b4<base64>` (v3), as Node sends.
+#[inline]
+fn frame(p: Packet, protocol: ProtocolVersion, b64: bool) -> WsMessage {
     match p {
-        Packet::Message(m) if m.is_binary() => {
-            let data = m.framed().clone();
-            if protocol == ProtocolVersion::V3 {
-                let mut v = Vec::with_capacity(data.len() + 1);
-                v.push(4);
-                v.extend_from_slice(&data);
-                WsMessage::Binary(Bytes::from(v))
-            } else {
-                WsMessage::Binary(data)
-            }
-        }
         Packet::Message(m) => {
+            if let Some(data) = m.as_binary() {
+                if b64 {
+                    return base64_frame(data, protocol);
+                }
+                if protocol == ProtocolVersion::V3 {
+                    let mut v = Vec::with_capacity(data.len() + 1);
+                    v.push(4);
+                    v.extend_from_slice(data);
+                    return WsMessage::Binary(Bytes::from(v));
+                }
+                return WsMessage::Binary(data.clone());
+            }
             // SAFETY: a text Message holds valid UTF-8 (checked at construction).
             WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(m.framed().clone()) })
         }
@@ -313,17 +347,17 @@ fn frame(p: Packet, protocol: ProtocolVersion) -> WsMessage {
     }
 }
 
-/// Resolves once the session is closed.
-async fn closed(sh: &Shared) -> DisconnectReason {
-    loop {
-        let n = sh.writer.notified();
-        tokio::pin!(n);
-        n.as_mut().enable();
-        if let Some(r) = sh.state().closed {
-            return r;
-        }
-        n.await;
+/// A binary message as the text frame `b<base64>` (v3: `b4<base64>`).
+#[cold]
+fn base64_frame(data: &[u8], protocol: ProtocolVersion) -> WsMessage {
+    let mut v = Vec::with_capacity(2 + crate::codec::b64_len(data.len()));
+    v.push(b'b');
+    if protocol == ProtocolVersion::V3 {
+        v.push(b'4');
     }
+    crate::codec::encode_b64(data, &mut v);
+    // SAFETY: ASCII only.
+    WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(Bytes::from(v)) })
 }
 
 /// Polls the WebSocket only after its socket woke us (or when frames may be
@@ -390,6 +424,9 @@ impl ReadGate {
 enum Next {
     Continue,
     Stop,
+    /// Stop, closing the WebSocket with this status (1009 for a message over
+    /// `max_payload`, as Node's `ws` does).
+    StopWith(CloseCode),
 }
 
 /// Most packets written per flush, and most frames handled per wake-up,
@@ -403,12 +440,22 @@ const BATCH: usize = 64;
 /// that is already read (no system call), then feeds every queued packet and
 /// flushes once, so a burst of acks or broadcasts costs one `write` instead of
 /// one per packet.
-async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::Data>>, mut ws: Ws) {
+///
+/// While the layer above has paused reading ([`Socket::pause_reading`]) the
+/// loop does not read frames (TCP flow control reaches the client) but still
+/// writes queued packets and notices the close.
+async fn run<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    socket: &Arc<Socket<H::Data>>,
+    mut ws: Ws,
+    b64: bool,
+) {
     let sh = &socket.shared;
     let protocol = sh.protocol;
     let mut batch: Vec<Packet> = Vec::new();
     let read_gate = ReadGate::new();
     let mut must_flush = false;
+    let mut close_code: Option<CloseCode> = None;
     'outer: loop {
         let notified = sh.writer.notified();
         tokio::pin!(notified);
@@ -445,13 +492,13 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
             must_flush = false;
             let write = async {
                 for p in batch.drain(..) {
-                    ws.feed(frame(p, protocol)).await?;
+                    ws.feed(frame(p, protocol, b64)).await?;
                 }
                 ws.flush().await
             };
             let sent = tokio::select! {
                 r = write => r.is_ok(),
-                _ = closed(sh), if closed_reason.is_none() => false,
+                _ = sh.closed(), if closed_reason.is_none() => false,
             };
             batch.clear();
             if !sent {
@@ -463,9 +510,13 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
         // when its socket signalled readiness (or may hold buffered frames):
         // polling it otherwise costs tungstenite a 4 KiB buffer fill per
         // wake-up, which a receiver of broadcasts would pay per delivery.
+        // While reading is paused only the queue (and a resume) wakes us.
         let first = std::future::poll_fn(|cx| {
             if notified.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(None);
+            }
+            if sh.is_paused() {
+                return Poll::Pending;
             }
             match read_gate.poll_read(cx, &mut ws) {
                 Poll::Ready(msg) => Poll::Ready(Some(msg)),
@@ -474,24 +525,47 @@ async fn run<H: EngineHandler>(engine: &Arc<Engine<H>>, socket: &Arc<Socket<H::D
         })
         .await;
         if let Some(msg) = first {
-            if let Next::Stop = on_frame(engine, socket, &mut must_flush, msg) {
-                break 'outer;
+            match on_frame(engine, socket, &mut must_flush, msg) {
+                Next::Continue => {}
+                Next::Stop => break 'outer,
+                Next::StopWith(code) => {
+                    close_code = Some(code);
+                    break 'outer;
+                }
             }
             // Frames already read need no system call: handle them before
             // writing, so their answers share one flush.
             for _ in 1..BATCH {
+                if sh.is_paused() {
+                    break;
+                }
                 let Some(msg) = read_gate.try_read(&mut ws) else {
                     break;
                 };
-                if let Next::Stop = on_frame(engine, socket, &mut must_flush, msg) {
-                    break 'outer;
+                match on_frame(engine, socket, &mut must_flush, msg) {
+                    Next::Continue => {}
+                    Next::Stop => break 'outer,
+                    Next::StopWith(code) => {
+                        close_code = Some(code);
+                        break 'outer;
+                    }
                 }
             }
         }
     }
     // Boxed: a cold path that would otherwise enlarge every connection's task.
     let close = Box::pin(async move {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ws.close(None)).await;
+        let close = async {
+            if let Some(code) = close_code {
+                let frame = CloseFrame {
+                    code,
+                    reason: Utf8Bytes::default(),
+                };
+                let _ = ws.send(WsMessage::Close(Some(frame))).await;
+            }
+            ws.close(None).await
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
     });
     close.await;
 }
@@ -507,17 +581,32 @@ fn on_frame<H: EngineHandler>(
     let sh = &socket.shared;
     let v3 = sh.protocol == ProtocolVersion::V3;
     let packet = match msg {
-        Some(Ok(WsMessage::Text(t))) => match Packet::decode_text_utf8(Bytes::from(t)) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::debug!(error = %e, "invalid packet");
-                sh.close(DisconnectReason::ParseError);
-                return Next::Stop;
+        Some(Ok(WsMessage::Text(t))) => {
+            let t = Bytes::from(t);
+            let decoded = match t.first() {
+                // `b<base64>` (v3: `b4<base64>`): a binary message from a
+                // client that cannot send binary frames (forceBase64).
+                Some(b'b') if !v3 => Packet::decode_base64(&t[1..]),
+                Some(b'b') if t.get(1) == Some(&b'4') => Packet::decode_base64(&t[2..]),
+                Some(b'b') => Err(crate::codec::DecodeError::Payload(
+                    "v3 base64 packet that is not a message",
+                )),
+                _ => Packet::decode_text_utf8(t),
+            };
+            match decoded {
+                Ok(p) => p,
+                Err(e) => {
+                    engine.stats.parse_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(error = %e, "invalid packet");
+                    sh.close(DisconnectReason::ParseError);
+                    return Next::Stop;
+                }
             }
-        },
+        }
         Some(Ok(WsMessage::Binary(b))) => {
             if v3 {
                 if b.first() != Some(&4) {
+                    engine.stats.parse_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!("v3 binary frame without the message type");
                     sh.close(DisconnectReason::ParseError);
                     return Next::Stop;
@@ -538,18 +627,36 @@ fn on_frame<H: EngineHandler>(
             return Next::Stop;
         }
         Some(Err(e)) => {
-            let reason = match e {
-                WsError::Capacity(_) => DisconnectReason::PayloadTooLarge,
+            let (reason, code) = match e {
+                WsError::Capacity(_) => (DisconnectReason::PayloadTooLarge, Some(CloseCode::Size)),
                 WsError::ConnectionClosed
                 | WsError::AlreadyClosed
                 | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
-                | WsError::Io(_) => DisconnectReason::TransportClose,
-                WsError::Utf8(_) => DisconnectReason::ParseError,
-                _ => DisconnectReason::TransportError,
+                | WsError::Io(_) => (DisconnectReason::TransportClose, None),
+                WsError::Utf8(_) => (DisconnectReason::ParseError, Some(CloseCode::Invalid)),
+                WsError::Protocol(_) => {
+                    (DisconnectReason::TransportError, Some(CloseCode::Protocol))
+                }
+                _ => (DisconnectReason::TransportError, None),
             };
-            tracing::debug!(error = %e, %reason, "WebSocket read failed");
+            match reason {
+                DisconnectReason::PayloadTooLarge => {
+                    engine
+                        .stats
+                        .payloads_too_large
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                DisconnectReason::ParseError => {
+                    engine.stats.parse_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+            tracing::debug!(error = %e, reason = reason.name(), "WebSocket read failed");
             sh.close(reason);
-            return Next::Stop;
+            return match code {
+                Some(c) => Next::StopWith(c),
+                None => Next::Stop,
+            };
         }
     };
     if engine.on_packet(socket, packet) {

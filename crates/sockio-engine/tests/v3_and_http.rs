@@ -11,7 +11,8 @@ use std::time::Duration;
 use common::*;
 use futures_util::SinkExt;
 use sockio_engine::{
-    CookieConfig, Cors, DisconnectReason, Engine, EngineConfig, NotFound, ProtocolVersion,
+    CookieConfig, Cors, DisconnectReason, Engine, EngineConfig, HandshakeRequest, NotFound,
+    ProtocolVersion, Refusal, RefusalReason,
 };
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tower_layer::Layer;
@@ -157,10 +158,17 @@ async fn v3_websocket_frames_and_probe() {
     // Upgrade of a v3 polling session.
     let r = get(s.addr, "/engine.io/?EIO=3&transport=polling&b64=1").await;
     let sid = sid_of(&r.text());
+    // A GET pending when the probe is answered gets `6`.
+    let pending = tokio::spawn({
+        let p = v3_path(&sid, true);
+        let a = s.addr;
+        async move { http(a, "GET", &p, &[("x-req", "pending")], b"").await }
+    });
+    wait_current_request(&s, &sid, "x-req", "pending").await;
     let mut ws = ws_connect(s.addr, &format!("EIO=3&transport=websocket&sid={sid}")).await;
     ws_send(&mut ws, "2probe").await;
     assert_eq!(ws_text(&mut ws).await, "3probe");
-    assert_eq!(get(s.addr, &v3_path(&sid, true)).await.text(), "1:6");
+    assert_eq!(pending.await.unwrap().text(), "1:6");
     ws_send(&mut ws, "5").await;
     ws_send(&mut ws, "4up").await;
     assert_eq!(ws_text(&mut ws).await, "4up");
@@ -286,30 +294,104 @@ async fn cookie_on_handshake_only() {
 }
 
 #[tokio::test]
-async fn allow_request_refuses_with_403() {
-    let s = start(conformance().allow_request(|parts| {
-        if parts.headers.contains_key("x-token") {
-            Ok(())
-        } else {
-            Err("no token".to_owned())
+async fn allow_request_is_async_and_refuses_with_a_typed_refusal() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let s = start(conformance().allow_request(move |req: HandshakeRequest| {
+        let log = log.clone();
+        async move {
+            // An auth lookup that waits.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            log.lock().unwrap().push((
+                req.method.to_string(),
+                req.query
+                    .get_all("room")
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+                req.query.get("name").map(str::to_owned),
+                req.remote_addr.map(|a| a.ip()),
+                req.headers.get("x-token").is_some(),
+            ));
+            match req.headers.get("x-token").map(|v| v.as_bytes()) {
+                Some(b"good") => Ok(()),
+                Some(b"slow") => {
+                    Err(Refusal::new("slow down").with_status(http::StatusCode::TOO_MANY_REQUESTS))
+                }
+                Some(_) => Err(Refusal::new("no token")),
+                None => Err(Refusal::forbidden()),
+            }
         }
     }))
     .await;
-    let r = get(s.addr, "/engine.io/?EIO=4&transport=polling").await;
+    let path = "/engine.io/?EIO=4&transport=polling&room=a&room=b%20c&name=J%C3%BCrgen+M";
+    let r = get(s.addr, path).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.text(), r#"{"code":4,"message":"Forbidden"}"#);
+    let r = http(s.addr, "GET", path, &[("x-token", "bad")], b"").await;
     assert_eq!(r.status, 403);
     assert_eq!(r.text(), r#"{"code":4,"message":"no token"}"#);
-    let r = http(
-        s.addr,
-        "GET",
-        "/engine.io/?EIO=4&transport=polling",
-        &[("x-token", "1")],
-        b"",
+    let r = http(s.addr, "GET", path, &[("x-token", "slow")], b"").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.text(), r#"{"code":4,"message":"slow down"}"#);
+    let r = http(s.addr, "GET", path, &[("x-token", "good")], b"").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().starts_with("0{\"sid\":"));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4);
+    assert_eq!(
+        seen[0],
+        (
+            "GET".to_owned(),
+            vec!["a".to_owned(), "b c".to_owned()],
+            Some("Jürgen M".to_owned()),
+            Some(s.addr.ip()),
+            false
+        )
+    );
+    let stats = s.engine.stats();
+    assert_eq!(stats.refused(RefusalReason::Forbidden), 3);
+    assert_eq!(stats.sessions_opened, 1);
+    // Over WebSocket: 400 with the message, as Node's abortUpgrade.
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let url = format!("ws://{}/engine.io/?EIO=4&transport=websocket", s.addr);
+    match tokio_tungstenite::client_async(url, tcp).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 400);
+            assert_eq!(resp.body().as_deref(), Some(&b"Forbidden"[..]));
+        }
+        other => panic!("expected HTTP 400, got {other:?}"),
+    }
+    // Requests with a sid do not run the hook.
+    let sid = {
+        let r = http(s.addr, "GET", path, &[("x-token", "good")], b"").await;
+        sid_of(&r.text())
+    };
+    let before = s.engine.stats().refused(RefusalReason::Forbidden);
+    assert_eq!(post(s.addr, &poll_path(&sid), b"4x").await.text(), "ok");
+    assert_eq!(s.engine.stats().refused(RefusalReason::Forbidden), before);
+}
+
+#[tokio::test]
+async fn allow_request_that_panics_refuses() {
+    let s = start(
+        conformance().allow_request(|req: HandshakeRequest| async move {
+            if req.query.contains_key("boom") {
+                panic!("hook bug");
+            }
+            Ok(())
+        }),
     )
     .await;
-    assert_eq!(r.status, 200);
-    let s = start(conformance().allow_request(|_| Err(String::new()))).await;
-    let r = get(s.addr, "/engine.io/?EIO=4&transport=polling").await;
+    let r = get(s.addr, "/engine.io/?EIO=4&transport=polling&boom").await;
+    assert_eq!(r.status, 403);
     assert_eq!(r.text(), r#"{"code":4,"message":"Forbidden"}"#);
+    // The server goes on.
+    assert_eq!(
+        get(s.addr, "/engine.io/?EIO=4&transport=polling")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]

@@ -212,11 +212,16 @@ async fn close_packet_while_get_pending_answers_noop() {
     assert_eq!(r.text(), "ok");
     let pending = pending.await.unwrap();
     assert_eq!((pending.status, pending.text().as_str()), (200, "6"));
-    assert_eq!(get(s.addr, &p).await.status, 400);
     assert_eq!(
         s.wait_closes(1).await,
         vec![DisconnectReason::TransportClose]
     );
+    // Once the close grace is over, the sid is unknown.
+    wait_until(Duration::from_secs(3), "sid forgotten", || {
+        s.engine.table_len() == 0
+    })
+    .await;
+    assert_eq!(get(s.addr, &p).await.status, 400);
 }
 
 #[tokio::test]
@@ -420,7 +425,7 @@ async fn websocket_message_over_max_payload_closes() {
 
 #[tokio::test]
 async fn upgrade_sequence() {
-    let s = start(conformance()).await;
+    let s = start(conformance().upgrade_hold(Duration::from_secs(5))).await;
     let sid = handshake(s.addr).await;
     let p = poll_path(&sid);
     // A GET pending during the probe is answered `6`.
@@ -435,11 +440,18 @@ async fn upgrade_sequence() {
     assert_eq!(ws_text(&mut ws).await, "3probe");
     let r = pending.await.unwrap();
     assert_eq!((r.status, r.text().as_str()), (200, "6"));
-    // A GET after the probe and before `5`: answered at once.
-    let t = Instant::now();
-    assert_eq!(get(s.addr, &p).await.text(), "6");
-    assert!(t.elapsed() < Duration::from_millis(250));
+    // A GET after the probe and before `5`: held until the upgrade settles,
+    // then refused as a request on the old transport.
+    let held = tokio::spawn({
+        let p = p.clone();
+        let a = s.addr;
+        async move { http(a, "GET", &p, &[("x-req", "held")], b"").await }
+    });
+    wait_current_request(&s, &sid, "x-req", "held").await;
     ws_send(&mut ws, "5").await;
+    let r = held.await.unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), r#"{"code":3,"message":"Bad request"}"#);
     ws_send(&mut ws, "4hello").await;
     assert_eq!(ws_text(&mut ws).await, "4hello");
     let r = get(s.addr, &p).await;

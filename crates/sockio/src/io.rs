@@ -339,6 +339,42 @@ impl SocketIoBuilder {
     pub fn cors(self, cors: Cors) -> Self {
         self.engine(|e| e.cors(cors))
     }
+    /// An async check of every handshake (before the connection exists):
+    /// `Err(Refusal)` refuses it with HTTP 403 `{"code":4,"message":...}`.
+    /// See [`sockio_engine::EngineConfigBuilder::allow_request`].
+    pub fn allow_request<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(sockio_engine::HandshakeRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), sockio_engine::Refusal>> + Send + 'static,
+    {
+        self.engine(|e| e.allow_request(f))
+    }
+    /// Adds headers to the handshake response (Node's `initial_headers`),
+    /// e.g. another `Set-Cookie`.
+    pub fn on_initial_headers(
+        self,
+        f: impl Fn(&mut http::HeaderMap, &http::request::Parts) + Send + Sync + 'static,
+    ) -> Self {
+        self.engine(|e| e.on_initial_headers(f))
+    }
+    /// Adds headers to every response of the endpoint (Node's `headers`).
+    pub fn on_headers(
+        self,
+        f: impl Fn(&mut http::HeaderMap, &http::request::Parts) + Send + Sync + 'static,
+    ) -> Self {
+        self.engine(|e| e.on_headers(f))
+    }
+    /// Most connections open at once (default 100,000; `None`: no limit);
+    /// further handshakes get HTTP 503.
+    pub fn max_connections(self, n: impl Into<Option<usize>>) -> Self {
+        let n = n.into();
+        self.engine(|e| e.max_connections(n))
+    }
+    /// Deadline of a polling request body (default: `ping_timeout`); a body
+    /// that trickles past it is answered 408 and the connection closed.
+    pub fn request_body_timeout(self, d: Duration) -> Self {
+        self.engine(|e| e.request_body_timeout(d))
+    }
     /// Any other Engine.IO option.
     pub fn engine_options(
         self,
@@ -787,6 +823,12 @@ impl SocketIo {
     /// Number of open connections (Engine.IO sessions).
     pub fn connection_count(&self) -> usize {
         self.engine.session_count()
+    }
+
+    /// The Engine.IO counters: refused handshakes and closed connections by
+    /// reason, limits that fired (see [`sockio_engine::EngineStats`]).
+    pub fn engine_stats(&self) -> sockio_engine::EngineStats {
+        self.engine.stats()
     }
 
     /// A tower layer serving the endpoint and passing other requests to the

@@ -67,7 +67,8 @@ pub use serve::{serve, serve_listener, Serve};
 pub use session::Session;
 pub use socket::{DisconnectReason, Socket, SocketEmitter, SocketId};
 pub use sockio_engine::{
-    CookieConfig, Cors, EngineConfig, EngineConfigBuilder, SameSite, TransportKind,
+    CookieConfig, Cors, EngineConfig, EngineConfigBuilder, EngineStats, HandshakeRequest, Query,
+    Refusal, RefusalReason, SameSite, TransportKind,
 };
 pub use stats::Stats;
 

@@ -968,17 +968,3 @@ impl SocketEmitter<'_> {
         ack_into(self.emit_with_ack(event, data).await?)
     }
 }
-
-// TEMPORARY shim until the engine's pause_reading/resume_reading land on main.
-trait ReadGateShim {
-    fn pause_reading(&self);
-    fn resume_reading(&self);
-    fn is_reading_paused(&self) -> bool;
-}
-impl ReadGateShim for Conn {
-    fn pause_reading(&self) {}
-    fn resume_reading(&self) {}
-    fn is_reading_paused(&self) -> bool {
-        false
-    }
-}

@@ -21,6 +21,7 @@ mod packet;
 pub mod v3;
 pub mod v4;
 
+pub(crate) use packet::{b64_len, encode_b64};
 pub use packet::{DecodeError, Packet};
 
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};

@@ -23,10 +23,28 @@ use tokio_tungstenite::WebSocketStream;
 use tower_service::Service;
 
 /// Echo handler that records what happens.
+///
+/// Text commands: `burst N` (N messages), `close-me`, `group` (send_many),
+/// `pause` (pause_reading). Every message also records the `x-req` header of
+/// the session's current request in `current`.
 #[derive(Default)]
 pub struct Recorder {
     pub events: Mutex<Vec<String>>,
     pub closes: Mutex<Vec<DisconnectReason>>,
+    pub current: Mutex<Vec<Option<String>>>,
+}
+
+impl Recorder {
+    /// The messages received so far, as `message ...` events.
+    pub fn messages(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.starts_with("message "))
+            .cloned()
+            .collect()
+    }
 }
 
 impl EngineHandler for Recorder {
@@ -36,7 +54,14 @@ impl EngineHandler for Recorder {
     }
     fn on_message(&self, s: &Arc<Socket<()>>, msg: Message) {
         self.events.lock().unwrap().push(format!("message {msg:?}"));
+        let current = s
+            .current_request()
+            .headers
+            .get("x-req")
+            .map(|v| v.to_str().unwrap().to_owned());
+        self.current.lock().unwrap().push(current);
         match msg.as_text() {
+            Some("pause") => s.pause_reading(),
             Some(t) if t.starts_with("burst ") => {
                 let n: usize = t[6..].parse().unwrap();
                 for i in 0..n {
@@ -87,6 +112,35 @@ impl Server {
     }
 }
 
+/// Waits (up to 5 s) until the session's current request carries header
+/// `name: value`: the engine has taken that request in hand.
+pub async fn wait_current_request(server: &Server, sid: &str, name: &str, value: &str) {
+    let sid = sockio_engine::Sid::parse(sid).unwrap();
+    for _ in 0..500 {
+        if let Some(socket) = server.engine.get(sid) {
+            if socket
+                .current_request()
+                .headers
+                .get(name)
+                .is_some_and(|v| v == value)
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the request with {name}: {value} never reached session {sid}");
+}
+
+/// Waits (up to `limit`) until `cond` holds, checking every 10 ms.
+pub async fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The conformance settings: 300/200 ms, maxPayload 1e6.
 pub fn conformance() -> EngineConfigBuilder {
     EngineConfig::builder()
@@ -96,6 +150,29 @@ pub fn conformance() -> EngineConfigBuilder {
 }
 
 pub async fn start(builder: EngineConfigBuilder) -> Server {
+    start_tuned(builder, |s| s).await
+}
+
+/// As [`start`], with the HTTP server's settings changed by `tune`.
+pub async fn start_tuned(
+    builder: EngineConfigBuilder,
+    tune: impl FnOnce(sockio_engine::Server) -> sockio_engine::Server,
+) -> Server {
+    let engine = Engine::new(builder.build().unwrap(), Recorder::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = engine.service();
+    // The engine's own HTTP server (peer address in the extensions), never
+    // shut down: the test's runtime ends it.
+    let server = tune(sockio_engine::Server::new().listener(listener))
+        .shutdown_signal(std::future::pending());
+    tokio::spawn(server.run(service, || async {}));
+    Server { addr, engine }
+}
+
+/// A hand-written accept loop (hyper directly), as a user without
+/// [`sockio_engine::Server`] would write it.
+pub async fn start_with_hyper(builder: EngineConfigBuilder) -> Server {
     let engine = Engine::new(builder.build().unwrap(), Recorder::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -268,6 +345,18 @@ pub async fn ws_text(ws: &mut Ws) -> String {
     match ws_next(ws).await {
         Some(WsMessage::Text(t)) => t.as_str().to_owned(),
         other => panic!("expected a text frame, got {other:?}"),
+    }
+}
+
+/// Next text frame other than the server's heartbeat pings, which are
+/// answered (for exchanges that may outlast a ping interval).
+pub async fn ws_text_ponging(ws: &mut Ws) -> String {
+    loop {
+        let t = ws_text(ws).await;
+        if t != "2" {
+            return t;
+        }
+        ws_send(ws, "3").await;
     }
 }
 
