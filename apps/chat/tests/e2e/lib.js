@@ -39,9 +39,10 @@ function waitPort(port, child, ms = 30000) {
   });
 }
 
-/** A sockio-chat process on a fresh database in a temporary directory. */
+/** A server process (sockio-chat by default) in a fresh temporary directory. */
 class Server {
-  constructor() {
+  constructor(bin = BIN) {
+    this.bin = bin;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockio-chat-e2e-'));
     this.log = '';
     this.child = null;
@@ -49,7 +50,7 @@ class Server {
   get url() { return `http://127.0.0.1:${this.port}`; }
   async start(extraEnv = {}) {
     if (!this.port) this.port = await freePort();
-    this.child = spawn(BIN, [], {
+    this.child = spawn(this.bin, [], {
       cwd: this.dir,
       env: { ...process.env, PORT: String(this.port), RUST_LOG: 'warn', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,7 +100,7 @@ function collect(socket, event) {
   const got = [];
   const h = (...args) => got.push(args.length === 1 ? args[0] : args);
   socket.on(event, h);
-  got.stop = () => socket.off ? socket.off(event, h) : socket.removeListener(event, h);
+  Object.defineProperty(got, 'stop', { enumerable: false, value: () => (socket.off ? socket.off(event, h) : socket.removeListener(event, h)) });
   return got;
 }
 
