@@ -39,6 +39,7 @@ for (const [label, connect] of flavours) {
     let res = await call(a, 'create-room', { name: room });
     assert.equal(res.ok, true, JSON.stringify(res));
 
+    const list = collect(a, 'user-list');
     for (const s of [a, b]) {
       const pop = once(s, 'populate');
       res = await call(s, 'join room', { room });
@@ -47,7 +48,6 @@ for (const [label, connect] of flavours) {
       assert.equal(p.room, room);
       assert.deepEqual(p.messages, []);
     }
-    const list = collect(a, 'user-list');
     await until(() => list.some((l) => l.users.map((u) => u.username).join() === `ann${n},ben${n}`), 5000, 'user-list with both');
 
     // a message with HTML and non-ASCII text reaches both, verbatim
