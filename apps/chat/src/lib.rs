@@ -52,8 +52,9 @@ pub struct App {
 /// Builds the Socket.IO server, the chat's handlers and the HTTP routes on `store`.
 pub async fn build(store: Store, cfg: AppConfig) -> Result<App, StoreError> {
     let io = SocketIo::builder()
-        // Node's default: a socket's handlers run concurrently.
-        .ordered_handlers(false)
+        // A socket's handlers run concurrently (sockio's default, as Node's and
+        // Flask-SocketIO's): the writer task keeps messages in order.
+        .async_handlers(true)
         // The /legacy page's socket.io 1.4 client speaks Engine.IO v3.
         .allow_eio3(true)
         .max_payload(cfg.max_payload)
