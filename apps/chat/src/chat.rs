@@ -160,17 +160,6 @@ fn answer<T: Serialize>(r: Result<T, Fail>) -> Ack<Json> {
     }
 }
 
-/// The argument decoded into `T` by serde_json's rules: sockio's `Data<T>`
-/// turns a number into a `String` field, which this protocol refuses.
-fn strict<T: serde::de::DeserializeOwned>(event: &str, v: Json) -> Result<T, Fail> {
-    serde_json::from_value(v).map_err(|e| {
-        Fail::new(
-            "bad_request",
-            format!("malformed arguments for `{event}`: {e}"),
-        )
-    })
-}
-
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -383,14 +372,9 @@ impl Chat {
         macro_rules! on {
             ($event:literal, $method:ident, $ty:ty) => {{
                 let chat = self.clone();
-                ns.on($event, move |s: Socket, Data(d): Data<Json>| {
+                ns.on($event, move |s: Socket, Data(d): Data<$ty>| {
                     let chat = chat.clone();
-                    async move {
-                        match strict::<$ty>($event, d) {
-                            Ok(d) => answer(chat.$method(&s, d).await),
-                            Err(f) => answer::<()>(Err(f)),
-                        }
-                    }
+                    async move { answer(chat.$method(&s, d).await) }
                 });
             }};
             ($event:literal, $method:ident) => {{
