@@ -5,20 +5,25 @@
 #   bench/run.sh              full run: build everything, 3 interleaved runs per peer
 #   bench/run.sh --smoke      ~2 s per scenario on whatever peers are built; exits
 #                             non-zero on tool failure (not on slow numbers) — for CI
-# Options: --runs N, --peers "sockio socketioxide node python rawws",
-#          --scenarios "echo broadcast broadcast-rate idle idle-50k echo-polling",
+# Options: --runs N, --peers "sockio socketioxide node python rawws sockio-chat",
+#          --scenarios "echo broadcast broadcast-rate idle idle-50k echo-polling chat",
 #          --duration S, --warmup S, --no-build, --out FILE, --strict (any peer
 #          failure fails the run)
 # Environment: SERVER_CPU (0), GEN_CPU (1), BCAST_RATE (10 broadcasts/s),
 #          IDLE_CONNS (5000), IDLE_HOLD (30 s), IDLE50K_PEERS ("sockio socketioxide rawws"),
-#          POLL_CLIENTS (50), BASE_PORT (21100; below the ephemeral port range)
+#          POLL_CLIENTS (50), BASE_PORT (21100; below the ephemeral port range),
+#          CHAT_PAD (64: padding of a chat message's text), PLAIN_PAD (computed: the
+#          plain broadcast's padding that makes both payloads the same size)
+# Scenario chat: sockio-chat's `message` (stored in SQLite, then `new-message` to a
+# room of 1000) side by side with sockio's plain broadcast of the same size (peer
+# sockio = bench_peer); every other peer skips it, sockio-chat skips the others.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 SMOKE=0; RUNS=3; BUILD=1; STRICT=0; SCEN_SET=0
-PEERS="sockio socketioxide node python rawws"
-SCENARIOS="echo broadcast broadcast-rate idle idle-50k echo-polling"
+PEERS="sockio socketioxide node python rawws sockio-chat"
+SCENARIOS="echo broadcast broadcast-rate idle idle-50k echo-polling chat"
 DURATION=10; WARMUP=3; OUT="$ROOT/BENCHMARKS.md"; OUT_SET=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,11 +45,16 @@ done
 SERVER_CPU=${SERVER_CPU:-0}; GEN_CPU=${GEN_CPU:-1}
 BCAST_RATE=${BCAST_RATE:-10}; IDLE_CONNS=${IDLE_CONNS:-5000}; IDLE_HOLD=${IDLE_HOLD:-30}
 IDLE50K_PEERS=${IDLE50K_PEERS:-"sockio socketioxide rawws"}; POLL_CLIENTS=${POLL_CLIENTS:-50}
+# A chat delivery is `42/chat,["new-message",{"id":N,"room":"bench","author":"benchPIDxNANOS",
+# "text":"SEQ,T,PAD","time":MS}]`; a plain one `42["msg",[SEQ,T,"PAD"]]`: the plain
+# padding is the chat padding plus the difference of the fixed parts (checked in the
+# results: params.bytes_per_delivery of both).
+CHAT_PAD=${CHAT_PAD:-64}; PLAIN_PAD=${PLAIN_PAD:-$((CHAT_PAD + 99))}
 PORT=${BASE_PORT:-21100}
 STAMP=$(date +%Y%m%d-%H%M%S)
 if [ $SMOKE = 1 ]; then
   RUNS=1; DURATION=2; WARMUP=1; IDLE_CONNS=${SMOKE_IDLE_CONNS:-2000}; IDLE_HOLD=2
-  [ $SCEN_SET = 1 ] || SCENARIOS="echo broadcast broadcast-rate idle echo-polling"
+  [ $SCEN_SET = 1 ] || SCENARIOS="echo broadcast broadcast-rate idle echo-polling chat"
   RESULTS="$ROOT/bench/results/smoke-$STAMP"
   [ $OUT_SET = 1 ] || OUT="$RESULTS/BENCHMARKS.md"
   CHARTS="$RESULTS/charts"; CHARTS_LINK="charts"
@@ -69,6 +79,9 @@ LG="$ROOT/target/release/sockio-loadgen"
 RAWWS="$ROOT/target/release/sockio-rawws"
 SOCKIO="$ROOT/target/release/examples/bench_peer"
 SX="$ROOT/bench/peers/socketioxide/target/release/sockio-bench-peer-socketioxide"
+CHAT="$ROOT/target/release/sockio-chat"
+# the smoke run uses whatever sockio-chat is built (the test command builds the debug one)
+[ $SMOKE = 1 ] && [ ! -x "$CHAT" ] && CHAT="$ROOT/target/debug/sockio-chat"
 if [ $BUILD = 1 ]; then
   log "building sockio-loadgen and sockio-rawws (release)"
   nice -n 10 cargo build --release --quiet -p sockio-loadgen || { log "TOOL FAILURE: loadgen build failed"; exit 1; }
@@ -76,6 +89,10 @@ if [ $BUILD = 1 ]; then
     log "building sockio bench_peer (release)"
     nice -n 10 cargo build --release --quiet -p sockio --example bench_peer \
       || log "sockio bench_peer did not build: sockio is skipped"
+  fi
+  if [ $SMOKE = 0 ] && [[ " $SCENARIOS " == *" chat "* ]] && [[ " $PEERS " == *" sockio-chat "* ]]; then
+    log "building sockio-chat (release)"
+    nice -n 10 cargo build --release --quiet -p sockio-chat || log "sockio-chat did not build: it is skipped"
   fi
   if [ $SMOKE = 0 ]; then
     log "building peers (bench/peers/setup.sh)"
@@ -93,6 +110,7 @@ peer_cmd() {  # prints the command line of a peer, or nothing if it is not avail
     python) [ -x "$ROOT/bench/peers/python/.venv/bin/python" ] \
             && echo "$ROOT/bench/peers/python/.venv/bin/python $ROOT/bench/peers/python/server.py" ;;
     rawws) [ -x "$RAWWS" ] && echo "$RAWWS" ;;
+    sockio-chat) [ -x "$CHAT" ] && echo "env DATABASE_URL=sqlite://$RESULTS/chat-$PORT.db RUST_LOG=warn $CHAT" ;;
   esac
 }
 AVAIL=""
@@ -101,6 +119,7 @@ for p in $PEERS; do
   else
     case "$p" in
       sockio) log "SKIP sockio: crates/sockio/examples/bench_peer.rs is not there yet or did not build" ;;
+      sockio-chat) log "SKIP sockio-chat: not built (cargo build --release -p sockio-chat)" ;;
       *) log "SKIP $p: not built (run bench/peers/setup.sh $p)" ;;
     esac
   fi
@@ -135,8 +154,10 @@ stop_peer() {
 }
 trap 'stop_peer' EXIT INT TERM
 
-scenario_args() {  # $1 scenario -> loadgen arguments
+scenario_args() {  # $1 scenario, $2 peer -> loadgen arguments
   case "$1" in
+    chat) if [ "$2" = sockio-chat ]; then echo "broadcast --chat --receivers 1000 --window 8 --pad $CHAT_PAD"
+          else echo "broadcast --receivers 1000 --window 8 --pad $PLAIN_PAD"; fi ;;
     echo) echo "echo --clients 50 --inflight 8 --size 64" ;;
     broadcast) echo "broadcast --receivers 1000 --window 8" ;;
     broadcast-rate) echo "broadcast --receivers 1000 --rate $BCAST_RATE" ;;
@@ -152,6 +173,8 @@ for run in $(seq "$RUNS"); do
     for p in $AVAIL; do
       [ "$sc" = echo-polling ] && [ "$p" = rawws ] && continue      # rawws speaks WebSocket only
       if [ "$sc" = idle-50k ] && [[ " $IDLE50K_PEERS " != *" $p "* ]]; then continue; fi
+      if [ "$sc" = chat ] && [ "$p" != sockio ] && [ "$p" != sockio-chat ]; then continue; fi
+      if [ "$sc" != chat ] && [ "$p" = sockio-chat ]; then continue; fi
       PORT=$((PORT + 1)); TOTAL=$((TOTAL + 1))
       slog="$RESULTS/$sc-$p-$run.server.log"; glog="$RESULTS/$sc-$p-$run.loadgen.log"
       log "run $run/$RUNS  $sc  on $p  (port $PORT)"
@@ -161,7 +184,7 @@ for run in $(seq "$RUNS"); do
       dur=$DURATION; wu=$WARMUP
       case "$sc" in idle|idle-50k) dur=$IDLE_HOLD ;; esac
       # shellcheck disable=SC2046
-      timeout 900 taskset -c "$GEN_CPU" "$LG" $(scenario_args "$sc") --url "http://127.0.0.1:$PORT" \
+      timeout 900 taskset -c "$GEN_CPU" "$LG" $(scenario_args "$sc" "$p") --url "http://127.0.0.1:$PORT" \
         --server-pid "$SERVER_PID" --duration "$dur" --warmup "$wu" --peer "$p" --run "$run" \
         --scenario "$sc" --json >> "$JSONL" 2> "$glog"
       rc=$?

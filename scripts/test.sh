@@ -4,9 +4,11 @@
 #   2. Rust unit, integration and doc tests of every crate (cargo test);
 #   3. the end-to-end suites with the official clients (scripts/interop.sh
 #      installs them: npm ci, a Python venv, Debian's chromium);
-#   4. a smoke run of the benchmark tooling (bench/run.sh --smoke: proves the
+#   4. the chat app's and the tutorials' end-to-end suites (scripts/chat-e2e.sh:
+#      official Node clients 4.x and 1.4, the pages in Chromium);
+#   5. a smoke run of the benchmark tooling (bench/run.sh --smoke: proves the
 #      load generator and peers work; timings are not judged).
-#   5. a 30-second soak (bench/soak.sh --ci: 2000 clients in rooms, WebSocket
+#   6. a 30-second soak (bench/soak.sh --ci: 2000 clients in rooms, WebSocket
 #      and polling, some reconnecting; fails on any lost, duplicated or
 #      reordered message). The fuzz targets are not built here (fuzz/README.md);
 #      their seed corpus is replayed by cargo test (crates/sockio/tests/fuzz_corpus.rs).
@@ -42,6 +44,15 @@ rm -f "$ilog"
 [ "$interop_status" = 0 ] || fail "interop suites: $interop_line"
 interop_passed=${interop_line%% passed*}
 
+step "chat app and tutorials end to end (official clients, Chromium)"
+clog=$(mktemp)
+bash scripts/chat-e2e.sh 2>&1 | tee "$clog"
+chat_status=${PIPESTATUS[0]}
+chat_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$clog" | tail -n 1)
+rm -f "$clog"
+[ "$chat_status" = 0 ] || fail "chat end-to-end suites: $chat_line"
+chat_passed=${chat_line%% passed*}
+
 step "benchmark tooling smoke run"
 bash bench/run.sh --smoke || fail "bench smoke run"
 
@@ -49,5 +60,5 @@ step "soak (30 s)"
 bash bench/soak.sh --ci || fail "soak: messages lost, duplicated or reordered, or errors (see bench/results/soak-*/)"
 
 echo
-echo "rust tests: $rust_passed passed; interop checks: $interop_passed passed; bench smoke: ok; soak: ok"
-echo "$((rust_passed + interop_passed)) passed, 0 failed"
+echo "rust tests: $rust_passed passed; interop checks: $interop_passed passed; chat end to end: $chat_passed passed; bench smoke: ok; soak: ok"
+echo "$((rust_passed + interop_passed + chat_passed)) passed, 0 failed"

@@ -1,6 +1,12 @@
 //! `broadcast` scenario: N receivers in room `bench`, one sender emitting `bcast`
 //! events that carry a sequence number and a send timestamp; either a window of
 //! broadcasts not yet delivered to everyone (throughput) or a fixed rate (latency).
+//!
+//! With `--chat` the same measurement drives sockio-chat's `/chat` protocol
+//! instead: the receivers join room `bench` as guests, a registered sender posts
+//! `message {room, text}` (text `"<seq>,<t>,<padding>"`, acknowledged) and the
+//! receivers count `new-message` deliveries; the message is stored before it is
+//! delivered. `--pad` makes both variants carry payloads of a chosen size.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,10 +34,19 @@ pub struct BcastOpts {
     /// Seconds without progress after which the sender declares a stall.
     #[arg(long, default_value_t = 5.0)]
     pub stall: f64,
+    /// Drive sockio-chat's `/chat` protocol (guests in room `bench`, a registered
+    /// sender posting `message`) instead of the bench contract's `join` / `bcast`.
+    #[arg(long)]
+    pub chat: bool,
+    /// Characters of padding carried by each message (to compare equal sizes).
+    #[arg(long, default_value_t = 0)]
+    pub pad: usize,
 }
 
 const RING: usize = 1 << 16;
 const MSG_PREFIX: &[u8] = b"42[\"msg\",[";
+const CHAT_PREFIX: &[u8] = b"42/chat,[\"new-message\",{";
+const CHAT_TEXT: &[u8] = b"\"text\":\"";
 
 struct Shared {
     /// Per sequence slot: `seq << 32 | receivers that got it`.
@@ -40,6 +55,7 @@ struct Shared {
     completed: AtomicU64,
     delivered: AtomicU64,
     reads: AtomicU64,
+    bytes: AtomicU64,
     out_of_order: AtomicU64,
     errors: AtomicU64,
     stalled: AtomicBool,
@@ -49,7 +65,18 @@ struct Shared {
     base: Instant,
 }
 
-async fn receiver(mut ws: WsConn, sh: Arc<Shared>) {
+/// The `seq,t...` part of a delivery, if `m` is one.
+fn delivery(m: &[u8], chat: bool) -> Option<&[u8]> {
+    if chat {
+        let rest = m.strip_prefix(CHAT_PREFIX)?;
+        let i = crate::ws::find(rest, CHAT_TEXT)?;
+        Some(&rest[i + CHAT_TEXT.len()..])
+    } else {
+        m.strip_prefix(MSG_PREFIX)
+    }
+}
+
+async fn receiver(mut ws: WsConn, sh: Arc<Shared>, chat: bool) {
     let mut expect: u64 = 0;
     let mut lat: Vec<u64> = Vec::with_capacity(64);
     loop {
@@ -62,8 +89,9 @@ async fn receiver(mut ws: WsConn, sh: Arc<Shared>) {
         sh.reads.fetch_add(1, Ordering::Relaxed);
         let now = sh.base.elapsed().as_micros() as u64;
         let mut got = 0u64;
+        let mut bytes = 0u64;
         let r = ws.drain(|m, out| {
-            if let Some(rest) = m.strip_prefix(MSG_PREFIX) {
+            if let Some(rest) = delivery(m, chat) {
                 let Some((seq, rest)) = parse_u64(rest) else {
                     return;
                 };
@@ -72,6 +100,7 @@ async fn receiver(mut ws: WsConn, sh: Arc<Shared>) {
                     .and_then(parse_u64)
                     .map_or(0, |(t, _)| t);
                 got += 1;
+                bytes += m.len() as u64;
                 if seq != expect {
                     sh.out_of_order.fetch_add(1, Ordering::Relaxed);
                 }
@@ -92,6 +121,7 @@ async fn receiver(mut ws: WsConn, sh: Arc<Shared>) {
             return;
         }
         sh.delivered.fetch_add(got, Ordering::Relaxed);
+        sh.bytes.fetch_add(bytes, Ordering::Relaxed);
         if stats::phase() == MEASURE && !lat.is_empty() {
             let mut h = sh.hist.lock().unwrap();
             for &v in &lat {
@@ -102,16 +132,37 @@ async fn receiver(mut ws: WsConn, sh: Arc<Shared>) {
     }
 }
 
-fn push_bcast(out: &mut Vec<u8>, seq: u64, t: u64) {
+fn push_bcast(out: &mut Vec<u8>, seq: u64, t: u64, o: &BcastOpts) {
     let (s, si) = digits(seq);
     let (d, di) = digits(t);
-    // 42["bcast",[seq,t]]
-    let len = 12 + (20 - si) + 1 + (20 - di) + 2;
+    if o.chat {
+        // 42/chat,<ack>["message",{"room":"bench","text":"seq,t,pad"}]
+        let mut m = Vec::with_capacity(80 + o.pad);
+        m.extend_from_slice(b"42/chat,");
+        m.extend_from_slice(&s[si..]);
+        m.extend_from_slice(b"[\"message\",{\"room\":\"bench\",\"text\":\"");
+        m.extend_from_slice(&s[si..]);
+        m.push(b',');
+        m.extend_from_slice(&d[di..]);
+        m.push(b',');
+        m.resize(m.len() + o.pad, b'x');
+        m.extend_from_slice(b"\"}]");
+        push_text_frame(out, &[&m]);
+        return;
+    }
+    // 42["bcast",[seq,t]] or 42["bcast",[seq,t,"pad"]]
+    let pad = if o.pad > 0 { 3 + o.pad } else { 0 };
+    let len = 12 + (20 - si) + 1 + (20 - di) + pad + 2;
     push_header(out, 0x81, len);
     out.extend_from_slice(b"42[\"bcast\",[");
     out.extend_from_slice(&s[si..]);
     out.push(b',');
     out.extend_from_slice(&d[di..]);
+    if o.pad > 0 {
+        out.extend_from_slice(b",\"");
+        out.resize(out.len() + o.pad, b'x');
+        out.push(b'"');
+    }
     out.extend_from_slice(b"]]");
 }
 
@@ -142,7 +193,7 @@ async fn sender(mut ws: WsConn, sh: Arc<Shared>, o: BcastOpts) {
             while seq - sh.completed.load(Ordering::Acquire) < o.window {
                 let slot = &sh.slots[seq as usize % RING];
                 slot.store(seq << 32, Ordering::Release);
-                push_bcast(&mut ws.out, seq, sh.base.elapsed().as_micros() as u64);
+                push_bcast(&mut ws.out, seq, sh.base.elapsed().as_micros() as u64, &o);
                 seq += 1;
             }
             sh.sent.store(seq, Ordering::Release);
@@ -169,7 +220,7 @@ async fn sender(mut ws: WsConn, sh: Arc<Shared>, o: BcastOpts) {
             _ = tick => {
                 let slot = &sh.slots[seq as usize % RING];
                 slot.store(seq << 32, Ordering::Release);
-                push_bcast(&mut ws.out, seq, sh.base.elapsed().as_micros() as u64);
+                push_bcast(&mut ws.out, seq, sh.base.elapsed().as_micros() as u64, &o);
                 seq += 1;
                 sh.sent.store(seq, Ordering::Release);
             }
@@ -219,6 +270,107 @@ async fn join_all(conns: &mut [WsConn], timeout: Duration) -> Result<(), String>
     Ok(())
 }
 
+/// Sends `frame` and waits for the message that starts with `reply`; returns it.
+async fn request(
+    ws: &mut WsConn,
+    frame: &[u8],
+    reply: &[u8],
+    deadline: tokio::time::Instant,
+) -> Result<Vec<u8>, String> {
+    if !frame.is_empty() {
+        push_text_frame(&mut ws.out, &[frame]);
+    }
+    let mut got = None;
+    loop {
+        ws.drain(|m, out| {
+            if got.is_none() && m.starts_with(reply) {
+                got = Some(m.to_vec());
+            } else if m == b"2" {
+                push_text_frame(out, &[b"3"]);
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        ws.flush().await.map_err(|e| e.to_string())?;
+        if let Some(g) = got {
+            return Ok(g);
+        }
+        tokio::time::timeout_at(deadline, ws.read_more())
+            .await
+            .map_err(|_| format!("no `{}` before the timeout", String::from_utf8_lossy(reply)))?
+            .map_err(|e| e.to_string())?;
+    }
+}
+
+/// sockio-chat: everyone connects `/chat`; the sender registers and creates room
+/// `bench`; the receivers `identify` as guests and `join room`; then the sender joins.
+async fn chat_setup(
+    conns: &mut [WsConn],
+    snd: &mut WsConn,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    for ws in conns.iter_mut().chain(std::iter::once(&mut *snd)) {
+        push_text_frame(&mut ws.out, &[b"40/chat,"]);
+        ws.flush()
+            .await
+            .map_err(|e| format!("connect /chat: {e}"))?;
+    }
+    for ws in conns.iter_mut().chain(std::iter::once(&mut *snd)) {
+        request(ws, b"", b"40/chat,", deadline)
+            .await
+            .map_err(|e| format!("connect /chat: {e}"))?;
+    }
+    let name = format!(
+        "bench{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    let reg = format!(
+        "42/chat,1[\"register\",{{\"username\":\"{name}\",\"password\":\"bench-password\"}}]"
+    );
+    let r = request(snd, reg.as_bytes(), b"43/chat,1[", deadline).await?;
+    if crate::ws::find(&r, b"\"ok\":true").is_none() {
+        return Err(format!("register: {}", String::from_utf8_lossy(&r)));
+    }
+    let r = request(
+        snd,
+        b"42/chat,2[\"create-room\",{\"name\":\"bench\"}]",
+        b"43/chat,2[",
+        deadline,
+    )
+    .await?;
+    if crate::ws::find(&r, b"\"ok\":true").is_none()
+        && crate::ws::find(&r, b"room_exists").is_none()
+    {
+        return Err(format!("create-room: {}", String::from_utf8_lossy(&r)));
+    }
+    for (i, ws) in conns.iter_mut().enumerate() {
+        let id = format!("42/chat,[\"identify\",\"g{i}\"]");
+        push_text_frame(&mut ws.out, &[id.as_bytes()]);
+        push_text_frame(
+            &mut ws.out,
+            &[b"42/chat,3[\"join room\",{\"room\":\"bench\"}]"],
+        );
+        ws.flush().await.map_err(|e| format!("join: {e}"))?;
+    }
+    for ws in conns.iter_mut() {
+        let r = request(ws, b"", b"43/chat,3[", deadline).await?;
+        if crate::ws::find(&r, b"\"ok\":true").is_none() {
+            return Err(format!("join room: {}", String::from_utf8_lossy(&r)));
+        }
+    }
+    request(
+        snd,
+        b"42/chat,4[\"join room\",{\"room\":\"bench\"}]",
+        b"43/chat,4[",
+        deadline,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Runs the broadcast scenario.
 pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
     let n = o.receivers.max(1);
@@ -228,6 +380,7 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
         completed: AtomicU64::new(0),
         delivered: AtomicU64::new(0),
         reads: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
         out_of_order: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         stalled: AtomicBool::new(false),
@@ -237,11 +390,16 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
         base: Instant::now(),
     });
     let mut conns = connect_all(c, n + 1, 0, 4096, None).await?;
-    let snd = conns.pop().expect("n + 1 connections");
-    join_all(&mut conns, Duration::from_secs_f64(c.connect_timeout)).await?;
+    let mut snd = conns.pop().expect("n + 1 connections");
+    let timeout = Duration::from_secs_f64(c.connect_timeout);
+    if o.chat {
+        chat_setup(&mut conns, &mut snd, timeout).await?;
+    } else {
+        join_all(&mut conns, timeout).await?;
+    }
     let mut tasks = Vec::new();
     for ws in conns {
-        tasks.push(tokio::spawn(receiver(ws, sh.clone())));
+        tasks.push(tokio::spawn(receiver(ws, sh.clone(), o.chat)));
     }
     tasks.push(tokio::spawn(sender(snd, sh.clone(), o.clone())));
     let s2 = sh.clone();
@@ -284,6 +442,8 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
             "receivers": n, "window": o.window, "rate": o.rate,
             "sent": sh.sent.load(Ordering::Relaxed), "delivered": delivered,
             "deliveries_per_read": delivered as f64 / sh.reads.load(Ordering::Relaxed).max(1) as f64,
+            "chat": o.chat, "pad": o.pad,
+            "bytes_per_delivery": sh.bytes.load(Ordering::Relaxed) as f64 / delivered.max(1) as f64,
         }),
         connections: n as u64 + 1,
         lost: Some(lost),
