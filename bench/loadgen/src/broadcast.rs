@@ -28,6 +28,10 @@ pub struct BcastOpts {
     /// Seconds without progress after which the sender declares a stall.
     #[arg(long, default_value_t = 5.0)]
     pub stall: f64,
+    /// Connect the sender to this server instead of `--url` (a cluster: the
+    /// broadcast crosses from that server to the receivers' one).
+    #[arg(long)]
+    pub sender_url: Option<String>,
 }
 
 const RING: usize = 1 << 16;
@@ -236,8 +240,20 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
         n: n as u64,
         base: Instant::now(),
     });
-    let mut conns = connect_all(c, n + 1, 0, 4096, None).await?;
-    let snd = conns.pop().expect("n + 1 connections");
+    let (mut conns, snd) = match &o.sender_url {
+        Some(url) => {
+            let t = crate::ws::Target::parse(url)?;
+            let snd = WsConn::open_session(&t, None, 4096)
+                .await
+                .map_err(|e| format!("cannot open the sender's session at {url}: {e}"))?;
+            (connect_all(c, n, 0, 4096, None).await?, snd)
+        }
+        None => {
+            let mut conns = connect_all(c, n + 1, 0, 4096, None).await?;
+            let snd = conns.pop().expect("n + 1 connections");
+            (conns, snd)
+        }
+    };
     join_all(&mut conns, Duration::from_secs_f64(c.connect_timeout)).await?;
     let mut tasks = Vec::new();
     for ws in conns {
