@@ -7,7 +7,7 @@
 # and says so, when it cannot be installed), `npm ci` in interop/cluster.
 #
 #   scripts/cluster.sh                 everything
-#   CLUSTER_TOPOLOGIES="SNS" scripts/cluster.sh   one topology (S = sockio, N = Node)
+#   CLUSTER_TOPOLOGIES="SNS" scripts/cluster.sh   one topology (S = sockio, N = Node; "streams:SNS": on Redis Streams)
 #
 # Every redis-server it uses is its own, on a free port (stopped and restarted by the
 # restart test); the machine's Redis is never touched. Last line: "N passed, N failed".
@@ -87,7 +87,7 @@ export SOCKIO_NODE_BIN="$ROOT/target/debug/examples/interop"
 mkdir -p "$ROOT/interop/results"
 export CLUSTER_RESULTS="$ROOT/interop/results/cluster-restart.json"
 
-log "cluster suite (topologies: ${CLUSTER_TOPOLOGIES:-SSS SNS NSN})"
+log "cluster suite (topologies: ${CLUSTER_TOPOLOGIES:-SSS SNS NSN streams:SNS streams:NSN})"
 out=$(mktemp)
 timeout --kill-after=10 600 node --test-reporter=spec --test cluster.test.js 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}

@@ -3,7 +3,7 @@
 // cluster events (shared/CLUSTER-SERVER.md) on /, /chat and /private. The cluster
 // suite mixes it with sockio's interop example (--redis-url) in one cluster.
 //
-//   node node-server.js --port 3001 --redis-url redis://127.0.0.1:6379 --name A [--key socket.io]
+//   node node-server.js --port 3001 --redis-url redis://127.0.0.1:6379 --name A [--key socket.io] [--adapter streams]
 "use strict";
 
 const { Server } = require("socket.io");
@@ -21,6 +21,8 @@ const port = Number(arg("port", "PORT", "3001"));
 const redisUrl = arg("redis-url", "REDIS_URL", "redis://127.0.0.1:6379");
 const name = arg("name", "NAME", `node-${port}`);
 const key = arg("key", null, "socket.io");
+// "classic" (@socket.io/redis-adapter) or "streams" (@socket.io/redis-streams-adapter)
+const adapterKind = arg("adapter", null, "classic");
 
 async function main() {
   const reconnectStrategy = (retries) => Math.min(50 * (retries + 1), 500);
@@ -34,7 +36,9 @@ async function main() {
     pingTimeout: 2000,
     maxHttpBufferSize: 2e6,
     cors: { origin: "*" },
-    adapter: createAdapter(pub, sub, { key }),
+    adapter: adapterKind === "streams"
+      ? require("@socket.io/redis-streams-adapter").createAdapter(pub, { streamName: key, channelPrefix: key })
+      : createAdapter(pub, sub, { key }),
   });
 
   io.on("ping-servers", (_payload, cb) => cb(name));

@@ -765,7 +765,7 @@ impl NsAdapter {
 }
 
 /// A fetched socket as a peer reported it.
-fn socket_info(mut s: Value) -> Option<SocketInfo> {
+pub(crate) fn socket_info(mut s: Value) -> Option<SocketInfo> {
     let id = s.get("id").and_then(Value::as_str)?.to_string();
     Some(SocketInfo {
         id: id.into(),

@@ -8,6 +8,10 @@
 //! - [`RedisAdapter`]: the adapter over Redis pub/sub (Node's classic
 //!   `createAdapter`). Enabling it is one line in the builder:
 //!   `.adapter(RedisAdapter::new("redis://127.0.0.1:6379").await?)`.
+//! - [`RedisStreamsAdapter`]: the durable variant on Redis Streams (Node's
+//!   `@socket.io/redis-streams-adapter` 0.3.x format): a server whose
+//!   connection to Redis drops reads what it missed when it is back, and it
+//!   stores sessions for connection state recovery across servers.
 //! - [`Emitter`]: emits to the cluster's clients from a process that is not a
 //!   server (a worker, a script).
 //!
@@ -30,9 +34,11 @@
 mod classic;
 mod emitter;
 mod link;
+mod streams;
 mod wire;
 
 pub use classic::{RedisAdapter, RedisAdapterBuilder};
 pub use emitter::{Emitter, EmitterBuilder};
 pub use link::RedisMetrics;
+pub use streams::{RedisStreamsAdapter, RedisStreamsAdapterBuilder};
 pub use wire::EMITTER_UID;

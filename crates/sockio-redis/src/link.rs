@@ -160,9 +160,20 @@ pub(crate) struct LinkOptions {
     pub command_timeout: Duration,
 }
 
+/// A command the publisher task sends.
+pub(crate) enum Out {
+    /// `PUBLISH channel payload`.
+    Publish { channel: String, payload: Vec<u8> },
+    /// `XADD stream MAXLEN ~ max_len * field value ...`.
+    XAdd {
+        stream: String,
+        max_len: usize,
+        fields: Vec<(&'static str, Vec<u8>)>,
+    },
+}
+
 struct Outgoing {
-    channel: String,
-    payload: Vec<u8>,
+    cmd: Out,
     at: Instant,
 }
 
@@ -266,13 +277,18 @@ impl Link {
     /// Queues a publication. Fails at once (counted) when Redis is known to
     /// be unreachable or the queue is full.
     pub fn publish(&self, channel: String, payload: Vec<u8>) -> Result<(), AdapterError> {
-        if !self.health.is_up() {
+        self.send(Out::Publish { channel, payload }, false)
+    }
+
+    /// Queues a command; with `keep_when_down`, also while Redis is
+    /// unreachable (it leaves once Redis is back, if within `publish_timeout`).
+    pub fn send(&self, cmd: Out, keep_when_down: bool) -> Result<(), AdapterError> {
+        if !keep_when_down && !self.health.is_up() {
             inc(&self.health.counters.publish_dropped, 1);
             return Err(self.health.unavailable());
         }
         let out = Outgoing {
-            channel,
-            payload,
+            cmd,
             at: Instant::now(),
         };
         self.queue.try_send(out).map_err(|e| {
@@ -354,6 +370,10 @@ async fn publisher(
     const BATCH: usize = 256;
     let mut batch: Vec<Outgoing> = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // during an outage, wait for Redis (what was queued meanwhile leaves then)
+        while !health.is_up() && batch.iter().any(|m| m.at.elapsed() < publish_timeout) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let before = batch.len();
         batch.retain(|m| m.at.elapsed() < publish_timeout);
         inc(
@@ -365,10 +385,28 @@ async fn publisher(
         }
         let mut pipe = redis::pipe();
         for m in &batch {
-            pipe.cmd("PUBLISH")
-                .arg(&m.channel)
-                .arg(&m.payload[..])
-                .ignore();
+            match &m.cmd {
+                Out::Publish { channel, payload } => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]).ignore();
+                }
+                Out::XAdd {
+                    stream,
+                    max_len,
+                    fields,
+                } => {
+                    let c = pipe
+                        .cmd("XADD")
+                        .arg(stream)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(*max_len)
+                        .arg("*");
+                    for (k, v) in fields {
+                        c.arg(*k).arg(&v[..]);
+                    }
+                    c.ignore();
+                }
+            }
         }
         let n = batch.len() as u64;
         match tokio::time::timeout(publish_timeout, pipe.exec_async(&mut conn)).await {
