@@ -426,3 +426,111 @@ async fn a_redis_outage_keeps_local_delivery_fails_requests_and_heals() {
     assert!(m.recoveries >= 1 && m.connected, "{m:?}");
     assert_eq!(nodes[2].0.fetch_sockets().await.unwrap().len(), 3);
 }
+
+async fn streams_node(url: &str, key: &str, name: &'static str) -> SocketIo {
+    let adapter = sockio_redis::RedisStreamsAdapter::builder(url)
+        .stream_name(key)
+        .channel_prefix(key)
+        .request_timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
+    let io = SocketIo::builder().adapter(adapter).build().unwrap();
+    io.on_server_side("who", move || async move { name });
+    io.adapter_ready().await.unwrap();
+    io
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_streams_adapter_shares_everything_and_reads_what_it_missed() {
+    let redis = RedisServer::start().await;
+    let mut io = Vec::new();
+    for name in ["A", "B", "C"] {
+        io.push(streams_node(&redis.url(), "t-streams", name).await);
+    }
+    let c: Vec<TestClient> = futures_util::future::join_all(io.iter().map(TestClient::connect))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let ids: Vec<String> = c.iter().map(TestClient::id).collect();
+    assert_eq!(io[0].server_count().await.unwrap(), 3);
+
+    io[0].to(ids[1].as_str()).join("s").await.unwrap();
+    io[2].of("/").socket(&ids[2]).unwrap().join("s");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    io[0]
+        .to("s")
+        .emit("hi", &bytes::Bytes::from_static(b"\x01\x02"))
+        .await
+        .unwrap();
+    for i in [1, 2] {
+        let r = next(&c[i], "hi").await;
+        assert_eq!(
+            r.args,
+            vec![Value::Binary(bytes::Bytes::from_static(b"\x01\x02"))]
+        );
+    }
+    nothing(&c[0], "hi").await;
+    assert_eq!(io[1].to("s").fetch_sockets().await.unwrap().len(), 2);
+
+    let acks = io[2]
+        .server_side_emit_with_ack("who", &(), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let mut names: Vec<String> = acks.first_args().unwrap();
+    names.sort();
+    assert_eq!(
+        (names, acks.complete),
+        (vec!["A".to_string(), "B".to_string()], true)
+    );
+
+    // drop the servers' stream readers (blocked in XREAD): entries added
+    // meanwhile are read once they are back, from their last offset
+    let mut admin = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let readers: Vec<&str> = list
+        .lines()
+        .filter(|l| l.contains("cmd=xread"))
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .collect();
+    assert_eq!(readers.len(), 3, "{list}");
+    for id in readers {
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+    }
+    for n in 0..5 {
+        io[1].of("/").emit("after", &n).await.unwrap();
+    }
+    for i in [0, 2] {
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.push(next(&c[i], "after").await.arg::<u32>(0).unwrap());
+        }
+        assert_eq!(got, [0, 1, 2, 3, 4], "client {i}");
+        nothing(&c[i], "after").await;
+    }
+
+    io[1]
+        .to(ids[0].as_str())
+        .disconnect_sockets()
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&c[0], "disconnect").await.args,
+        vec![Value::from("io server disconnect")]
+    );
+}
