@@ -10,8 +10,7 @@
 //!   `.adapter(RedisAdapter::new("redis://127.0.0.1:6379").await?)`.
 //! - [`RedisStreamsAdapter`]: the durable variant on Redis Streams (Node's
 //!   `@socket.io/redis-streams-adapter` 0.3.x format): a server whose
-//!   connection to Redis drops reads what it missed when it is back, and it
-//!   stores sessions for connection state recovery across servers.
+//!   connection to Redis drops reads what it missed when it is back.
 //! - [`Emitter`]: emits to the cluster's clients from a process that is not a
 //!   server (a worker, a script).
 //!

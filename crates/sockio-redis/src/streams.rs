@@ -11,10 +11,11 @@
 //! answers on the requester's `<prefix>#<nsp>#<uid>#`, msgpack-encoded. The
 //! server count is `PUBSUB NUMSUB <prefix>#<nsp>#`.
 //!
-//! Sessions for connection state recovery are kept as Node's adapter keeps
-//! them (`sio:session:<pid>`, base64 of msgpack `{sid, pid, rooms, data}`,
-//! expiring), with the missed packets read back from the stream, so a client
-//! can recover on any server once the core implements recovery.
+//! Connection state recovery uses the core's in-memory store (a client
+//! recovers on the server it was connected to). Node's streams adapter keeps
+//! sessions in Redis and uses stream entry ids as offsets; that needs the
+//! offset of an event before it is delivered locally, which
+//! [`Adapter::record_event`] (synchronous) cannot wait for.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
@@ -25,7 +26,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind};
 use sockio::adapter::{
     AckCollector, Adapter, AdapterFactory, AdapterFuture, BroadcastOptions, LocalNamespace,
-    SessionState, SocketInfo,
+    SocketInfo,
 };
 use sockio::protocol::{decode_msgpack_value, encode_msgpack_value, Packet, PacketKind, Value};
 use sockio::{AdapterError, BroadcastAcks, Room};
@@ -58,8 +59,6 @@ pub struct RedisStreamsAdapterBuilder {
     max_len: usize,
     read_count: usize,
     block_time: Duration,
-    session_key_prefix: String,
-    session_ttl: Duration,
     request_timeout: Duration,
     publish_timeout: Duration,
 }
@@ -88,17 +87,6 @@ impl RedisStreamsAdapterBuilder {
     /// How long one `XREAD` blocks (default 5 s, Node's `blockTimeInMs`).
     pub fn block_time(mut self, d: Duration) -> Self {
         self.block_time = d;
-        self
-    }
-    /// Prefix of the session keys (default `sio:session:`).
-    pub fn session_key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.session_key_prefix = prefix.into();
-        self
-    }
-    /// How long a disconnected socket's session is kept (default 2 min, Node's
-    /// `maxDisconnectionDuration`).
-    pub fn session_ttl(mut self, d: Duration) -> Self {
-        self.session_ttl = d;
         self
     }
     /// How long a cluster request waits for the other servers (default 5 s).
@@ -168,8 +156,7 @@ impl RedisStreamsAdapterBuilder {
 /// The durable adapter on Redis Streams (Node's
 /// `@socket.io/redis-streams-adapter` 0.3.x format): what a server broadcasts,
 /// and room changes, go through a stream that every server reads from its last
-/// offset, so a connection to Redis that drops loses nothing; sessions are
-/// stored for connection state recovery across servers.
+/// offset, so a connection to Redis that drops loses nothing.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -208,8 +195,6 @@ impl RedisStreamsAdapter {
             max_len: 10_000,
             read_count: 100,
             block_time: Duration::from_secs(5),
-            session_key_prefix: "sio:session:".into(),
-            session_ttl: Duration::from_secs(120),
             request_timeout: Duration::from_secs(5),
             publish_timeout: Duration::from_secs(30),
         }
@@ -835,18 +820,6 @@ fn forward_ack(acks: &Arc<dyn AckCollector>, mut r: Value, counts: &mut usize) {
     }
 }
 
-/// Whether a broadcast with `opts` reached a socket in `rooms` (Node's
-/// `shouldIncludePacket`).
-fn should_include(rooms: &[Room], opts: &BroadcastOptions) -> bool {
-    (opts.rooms.is_empty() || rooms.iter().any(|r| opts.rooms.contains(r)))
-        && rooms.iter().all(|r| !opts.except.contains(r))
-}
-
-fn next_offset(offset: &str) -> Option<String> {
-    let (t, s) = offset.split_once('-')?;
-    Some(format!("{t}-{}", s.parse::<u64>().ok()? + 1))
-}
-
 impl Adapter for NsStreams {
     fn broadcast<'a>(
         &'a self,
@@ -1048,129 +1021,6 @@ impl Adapter for NsStreams {
             )
         };
         Box::pin(std::future::ready(res))
-    }
-
-    fn persist_session<'a>(&'a self, session: SessionState) -> AdapterFuture<'a, ()> {
-        Box::pin(async move {
-            let mut raw = Vec::new();
-            encode_msgpack_value(
-                &mut raw,
-                &obj(vec![
-                    ("sid", Value::from(session.id.as_str())),
-                    ("pid", Value::from(session.pid.as_str())),
-                    (
-                        "rooms",
-                        Value::Array(session.rooms.iter().map(|r| Value::from(&**r)).collect()),
-                    ),
-                    ("data", session.data),
-                ]),
-            );
-            let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
-            let key = format!("{}{}", self.shared.opts.session_key_prefix, session.pid);
-            let ttl = self.shared.opts.session_ttl.as_millis() as u64;
-            if let Err(e) = self
-                .shared
-                .link
-                .command::<redis::Value>(redis::cmd("SET").arg(key).arg(encoded).arg("PX").arg(ttl))
-                .await
-            {
-                tracing::warn!("cannot persist session: {e}");
-            }
-        })
-    }
-
-    fn restore_session<'a>(
-        &'a self,
-        pid: &'a str,
-        offset: &'a str,
-    ) -> AdapterFuture<'a, Result<Option<SessionState>, AdapterError>> {
-        Box::pin(async move {
-            let valid = offset.split_once('-').is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && !b.is_empty()
-                    && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-            });
-            if !valid {
-                return Ok(None);
-            }
-            let key = format!("{}{pid}", self.shared.opts.session_key_prefix);
-            let raw: Option<String> = self
-                .shared
-                .link
-                .command(redis::cmd("GETDEL").arg(&key))
-                .await?;
-            let stream = &self.shared.opts.stream_name;
-            let at: redis::Value = self
-                .shared
-                .link
-                .command(redis::cmd("XRANGE").arg(stream).arg(offset).arg(offset))
-                .await?;
-            let (Some(raw), false) = (raw, stream_entries(at).is_empty()) else {
-                return Ok(None);
-            };
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(raw)
-                .map_err(|e| AdapterError::Other(format!("malformed session: {e}")))?;
-            let mut s = decode_msgpack_value(&bytes, &wire::limits())
-                .map_err(|e| AdapterError::Other(format!("malformed session: {e}")))?;
-            let rooms = wire::rooms_of(s.get("rooms"));
-            let mut state = SessionState {
-                pid: pid.to_string(),
-                id: s
-                    .get("sid")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .into(),
-                namespace: self.name.clone(),
-                rooms,
-                data: s.remove("data").unwrap_or_default(),
-                missed: Vec::new(),
-            };
-            let mut from = offset.to_string();
-            for _ in 0..100 {
-                let Some(start) = next_offset(&from) else {
-                    break;
-                };
-                let v: redis::Value = self
-                    .shared
-                    .link
-                    .command(
-                        redis::cmd("XRANGE")
-                            .arg(stream)
-                            .arg(start)
-                            .arg("+")
-                            .arg("COUNT")
-                            .arg(1000),
-                    )
-                    .await?;
-                let entries = stream_entries(v);
-                if entries.is_empty() {
-                    break;
-                }
-                for (id, mut fields) in entries {
-                    from = id.clone();
-                    let same_ns = fields.get("nsp").is_some_and(|n| n == self.name.as_bytes());
-                    let broadcast = fields.get("type").is_some_and(|t| t == b"3");
-                    if !(same_ns && broadcast) {
-                        continue;
-                    }
-                    let Ok(mut msg) = decode_entry(&mut fields) else {
-                        continue;
-                    };
-                    let mut data = msg.remove("data").unwrap_or_default();
-                    if !should_include(&state.rooms, &wire::opts_of(data.get("opts"))) {
-                        continue;
-                    }
-                    if let Some(mut p) = self.event_packet(data.get_mut("packet")) {
-                        if let Some(Value::Array(a)) = &mut p.data {
-                            a.push(Value::from(id.as_str()));
-                        }
-                        state.missed.push(p);
-                    }
-                }
-            }
-            Ok(Some(state))
-        })
     }
 
     fn server_side_emit<'a>(

@@ -102,7 +102,10 @@ async fn cluster_node(opts: &Opts, url: &str) -> Result<SocketIo, Box<dyn std::e
         .unwrap_or_else(|| format!("node-{}", opts.port));
     contracts::cluster_handlers(&io, &name);
     io.adapter_ready().await?;
-    eprintln!("cluster node {name} on Redis {url} ({} adapter)", opts.adapter);
+    eprintln!(
+        "cluster node {name} on Redis {url} ({} adapter)",
+        opts.adapter
+    );
     Ok(io)
 }
 
