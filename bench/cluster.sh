@@ -13,16 +13,21 @@
 # @socket.io/redis-adapter 8.x). Prints a markdown table of medians.
 #
 #   bench/cluster.sh [--runs 3] [--duration 10] [--receivers 1000] [--peers "sockio node"]
+#   bench/cluster.sh --spread 19500 [--rate 2]   three sockio servers (CPU 0), the receivers
+#        spread over them by one generator (CPU 1; open-files limit ~20,000 per process),
+#        the sender on the first: delivery latency, lost, RSS per server
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=3; DURATION=10; WARMUP=3; RECEIVERS=1000; PEERS="sockio node"; WINDOW=8
+RUNS=3; DURATION=10; WARMUP=3; RECEIVERS=1000; PEERS="sockio node"; WINDOW=8; SPREAD=0; RATE=2
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --receivers) RECEIVERS=$2; shift ;;
     --peers) PEERS=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --spread) SPREAD=$2; shift ;;
+    --rate) RATE=$2; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -58,6 +63,31 @@ start_peer() { # peer cpu port redis(empty = none) logfile -> pid
   esac
   echo $!
 }
+
+if [ "$SPREAD" -gt 0 ]; then
+  ports=(); pids=()
+  for i in 1 2 3; do
+    p=$(free_port); ports+=("$p")
+    pid=$(start_peer sockio 0 "$p" "$REDIS" "$OUT/spread-node$i.log"); PIDS+=("$pid"); pids+=("$pid")
+    wait_port "$p" || { log "node $i did not start"; exit 1; }
+  done
+  urls="http://127.0.0.1:${ports[0]},http://127.0.0.1:${ports[1]},http://127.0.0.1:${ports[2]}"
+  log "spread: $SPREAD receivers over 3 sockio servers, sender on the first, $RATE broadcasts/s"
+  ( sleep $((WARMUP + DURATION / 2 + 5)); for pid in "${pids[@]}"; do grep VmRSS /proc/$pid/status | awk -v p=$pid '{print "rss", p, $2}'; done ) > "$OUT/rss.txt" &
+  RSSJOB=$!
+  timeout 600 taskset -c 1 "$LG" broadcast --receivers "$SPREAD" --rate "$RATE" --url "http://127.0.0.1:${ports[1]}" \
+    --receiver-urls "$urls" --sender-url "http://127.0.0.1:${ports[0]}" --server-pid "${pids[1]}" \
+    --duration "$DURATION" --warmup "$WARMUP" --connect-timeout 120 --json --peer sockio --scenario bcast-spread \
+    >> "$JSONL" || log "loadgen failed (spread)"
+  wait "$RSSJOB"
+  python3 - "$JSONL" "$OUT/rss.txt" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+rss = [int(l.split()[2]) for l in open(sys.argv[2]) if l.startswith("rss")]
+print(f"clients {r['connections']}, deliveries {r['messages']} in {r['window_s']:.1f}s, p50 {r['p50_us']/1000:.1f} ms, p99 {r['p99_us']/1000:.1f} ms, lost {r['lost']}, errors {r['errors']}, RSS per server {', '.join(f'{k/1024:.1f} MiB' for k in rss)}")
+PY
+  exit 0
+fi
 
 for run in $(seq 1 "$RUNS"); do
   for peer in $PEERS; do

@@ -32,6 +32,10 @@ pub struct BcastOpts {
     /// broadcast crosses from that server to the receivers' one).
     #[arg(long)]
     pub sender_url: Option<String>,
+    /// Spread the receivers evenly over these servers (comma-separated URLs,
+    /// a cluster) instead of `--url`.
+    #[arg(long, value_delimiter = ',')]
+    pub receiver_urls: Vec<String>,
 }
 
 const RING: usize = 1 << 16;
@@ -246,7 +250,20 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
             let snd = WsConn::open_session(&t, None, 4096)
                 .await
                 .map_err(|e| format!("cannot open the sender's session at {url}: {e}"))?;
-            (connect_all(c, n, 0, 4096, None).await?, snd)
+            let conns = if o.receiver_urls.is_empty() {
+                connect_all(c, n, 0, 4096, None).await?
+            } else {
+                let k = o.receiver_urls.len();
+                let mut all = Vec::with_capacity(n);
+                for (i, u) in o.receiver_urls.iter().enumerate() {
+                    let mut ci = c.clone();
+                    ci.target = crate::ws::Target::parse(u)?;
+                    let share = n / k + usize::from(i < n % k);
+                    all.extend(connect_all(&ci, share, 0, 4096, None).await?);
+                }
+                all
+            };
+            (conns, snd)
         }
         None => {
             let mut conns = connect_all(c, n + 1, 0, 4096, None).await?;
