@@ -229,6 +229,7 @@ pub fn decode_msgpack_value(data: &[u8], limits: &Limits) -> Result<Value, Proto
         b: data,
         pos: 0,
         max_depth: limits.max_depth,
+        reserve: data.len(),
     };
     let v = r.value(0)?;
     if r.pos != data.len() {
