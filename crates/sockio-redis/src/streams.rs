@@ -146,6 +146,7 @@ impl RedisStreamsAdapterBuilder {
             link,
             namespaces: RwLock::default(),
             rt: tokio::runtime::Handle::current(),
+            reading: watch::channel(false).0,
         });
         let _ = cell.set(Arc::downgrade(&shared));
         tokio::spawn(read_stream(Arc::downgrade(&shared), reader));
@@ -289,9 +290,12 @@ async fn read_stream(shared: Weak<Shared>, mut conn: ConnectionManager) {
         drop(s);
         match cmd.query_async::<redis::Value>(&mut conn).await {
             Ok(v) => {
+                if let Some(s) = shared.upgrade() {
+                    s.reading.send_replace(true);
+                }
                 break stream_entries(v)
                     .pop()
-                    .map_or_else(|| "0-0".to_string(), |(id, _)| id)
+                    .map_or_else(|| "0-0".to_string(), |(id, _)| id);
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
@@ -391,6 +395,8 @@ struct Shared {
     link: Link,
     namespaces: RwLock<HashMap<String, Weak<NsStreams>>>,
     rt: tokio::runtime::Handle,
+    /// Set once the reader knows where the stream ends (entries after that are read).
+    reading: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -844,12 +850,14 @@ impl Adapter for NsStreams {
 
     fn ready(&self) -> AdapterFuture<'_, Result<(), AdapterError>> {
         let mut rx = self.ready.clone();
+        let mut reading = self.shared.reading.subscribe();
         let timeout = self.shared.opts.request_timeout;
         Box::pin(async move {
-            let ok = matches!(
-                tokio::time::timeout(timeout, rx.wait_for(|s| matches!(s, Some(Ok(()))))).await,
-                Ok(Ok(_))
-            );
+            let both = async {
+                rx.wait_for(|s| matches!(s, Some(Ok(())))).await.is_ok()
+                    && reading.wait_for(|r| *r).await.is_ok()
+            };
+            let ok = matches!(tokio::time::timeout(timeout, both).await, Ok(true));
             if ok {
                 Ok(())
             } else {
