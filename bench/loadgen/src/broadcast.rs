@@ -41,6 +41,14 @@ pub struct BcastOpts {
     /// Characters of padding carried by each message (to compare equal sizes).
     #[arg(long, default_value_t = 0)]
     pub pad: usize,
+    /// Connect the sender to this server instead of `--url` (a cluster: the
+    /// broadcast crosses from that server to the receivers' one).
+    #[arg(long)]
+    pub sender_url: Option<String>,
+    /// Spread the receivers evenly over these servers (comma-separated URLs,
+    /// a cluster) instead of `--url`.
+    #[arg(long, value_delimiter = ',')]
+    pub receiver_urls: Vec<String>,
 }
 
 const RING: usize = 1 << 16;
@@ -389,8 +397,33 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
         n: n as u64,
         base: Instant::now(),
     });
-    let mut conns = connect_all(c, n + 1, 0, 4096, None).await?;
-    let mut snd = conns.pop().expect("n + 1 connections");
+    let (mut conns, mut snd) = match &o.sender_url {
+        Some(url) => {
+            let t = crate::ws::Target::parse(url)?;
+            let snd = WsConn::open_session(&t, None, 4096)
+                .await
+                .map_err(|e| format!("cannot open the sender's session at {url}: {e}"))?;
+            let conns = if o.receiver_urls.is_empty() {
+                connect_all(c, n, 0, 4096, None).await?
+            } else {
+                let k = o.receiver_urls.len();
+                let mut all = Vec::with_capacity(n);
+                for (i, u) in o.receiver_urls.iter().enumerate() {
+                    let mut ci = c.clone();
+                    ci.target = crate::ws::Target::parse(u)?;
+                    let share = n / k + usize::from(i < n % k);
+                    all.extend(connect_all(&ci, share, 0, 4096, None).await?);
+                }
+                all
+            };
+            (conns, snd)
+        }
+        None => {
+            let mut conns = connect_all(c, n + 1, 0, 4096, None).await?;
+            let snd = conns.pop().expect("n + 1 connections");
+            (conns, snd)
+        }
+    };
     let timeout = Duration::from_secs_f64(c.connect_timeout);
     if o.chat {
         chat_setup(&mut conns, &mut snd, timeout).await?;

@@ -27,7 +27,17 @@ io.on("connection", (socket) => {
   });
 });
 
-httpServer.listen(port, "127.0.0.1", () => {
+// With REDIS_URL: one node of a cluster (@socket.io/redis-adapter), for bench/cluster.sh.
+async function useRedis(url) {
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const { createClient } = require("redis");
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
+
+(process.env.REDIS_URL ? useRedis(process.env.REDIS_URL) : Promise.resolve()).then(() => httpServer.listen(port, "127.0.0.1", () => {
   console.error(`node socket.io peer listening on 127.0.0.1:${port}`);
-});
+}));
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(0));

@@ -2,6 +2,9 @@
 //! `echo` acks its arguments, `join` puts the socket in room `bench`, `bcast`
 //! emits `msg` to the room. Listens on 127.0.0.1:$PORT with ship settings.
 //!
+//! With `REDIS_URL` set it joins a cluster on that Redis (sockio-redis's adapter),
+//! for the cross-node broadcast scenario (`bench/cluster.sh`).
+//!
 //! `cargo build --release -p sockio --example bench_peer && PORT=3000 target/release/examples/bench_peer`
 
 use sockio::{Args, Socket, SocketIo, Value};
@@ -24,6 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {
             builder = builder.engine_options(|e| e.websocket_read_buffer(n));
         }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            builder = builder.adapter(sockio_redis::RedisAdapter::new(&url).await?);
+        }
         let io = builder.build()?;
         io.on("echo", |a: Args<Vec<Value>>| async move { a });
         io.on("join", |s: Socket| async move { s.join("bench") });
@@ -33,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 s.to("bench").include_self().emit("msg", &Args(args)).await
             },
         );
+        io.adapter_ready().await?;
         let port: u16 = std::env::var("PORT")
             .ok()
             .and_then(|p| p.parse().ok())

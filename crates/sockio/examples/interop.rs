@@ -6,7 +6,14 @@
 //! the same contract with the msgpack parser on `--msgpack-port`, and with
 //! connection state recovery on `--recovery-port`.
 //!
+//! With `--redis-url` the server is one node of a cluster on that Redis
+//! (`../shared/CLUSTER-SERVER.md`): sockio-redis's adapter, wire-compatible
+//! with Node's `@socket.io/redis-adapter`, and the cluster events
+//! `broadcast`, `count-sockets`, `remote-join`, `remote-disconnect`,
+//! `server-side-emit`, `bcast-ack`, plus `ping-servers` between nodes.
+//!
 //! `cargo run --release -p sockio --example interop -- --port 3001 --msgpack-port 3002`
+//! `cargo run -p sockio --example interop -- --port 3001 --redis-url redis://127.0.0.1:6379 --name A`
 
 use std::time::Duration;
 
@@ -28,6 +35,19 @@ struct Opts {
     /// absent): the same contract, each event carrying its offset last.
     #[arg(long)]
     recovery_port: Option<u16>,
+    /// Join the cluster on this Redis (`redis://127.0.0.1:6379`).
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// This node's name, returned by `ping-servers` (default `node-<port>`).
+    #[arg(long, env = "NAME")]
+    name: Option<String>,
+    /// Adapter channel prefix (and, for `--adapter streams`, the stream's name).
+    #[arg(long, default_value = "socket.io")]
+    key: String,
+    /// `classic` (Redis pub/sub, Node's `@socket.io/redis-adapter`) or
+    /// `streams` (Redis Streams, Node's `@socket.io/redis-streams-adapter`).
+    #[arg(long, default_value = "classic")]
+    adapter: String,
 }
 
 fn server(parser: Parser, eio3: bool) -> Result<SocketIo, sockio::ConfigError> {
@@ -55,6 +75,40 @@ fn spawn_endpoint(io: SocketIo, port: u16, what: &'static str) {
     });
 }
 
+/// The main endpoint as one node of a cluster on the Redis at `url`.
+async fn cluster_node(opts: &Opts, url: &str) -> Result<SocketIo, Box<dyn std::error::Error>> {
+    let b = builder(Parser::Json, true);
+    let b = match opts.adapter.as_str() {
+        "streams" => b.adapter(
+            sockio_redis::RedisStreamsAdapter::builder(url)
+                .stream_name(opts.key.clone())
+                .channel_prefix(opts.key.clone())
+                .build()
+                .await?,
+        ),
+        "classic" => b.adapter(
+            sockio_redis::RedisAdapter::builder(url)
+                .key(opts.key.clone())
+                .build()
+                .await?,
+        ),
+        other => return Err(format!("--adapter {other}: use classic or streams").into()),
+    };
+    let io = b.build()?;
+    contracts::interop_handlers(&io);
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("node-{}", opts.port));
+    contracts::cluster_handlers(&io, &name);
+    io.adapter_ready().await?;
+    eprintln!(
+        "cluster node {name} on Redis {url} ({} adapter)",
+        opts.adapter
+    );
+    Ok(io)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -73,7 +127,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         contracts::interop_handlers(&io);
         spawn_endpoint(io, port, "recovery");
     }
-    let io = server(Parser::Json, true)?;
+    let io = match &opts.redis_url {
+        Some(url) => cluster_node(&opts, url).await?,
+        None => server(Parser::Json, true)?,
+    };
     eprintln!("interop server on http://127.0.0.1:{}", opts.port);
     sockio::serve(io, ("127.0.0.1", opts.port)).await?;
     Ok(())

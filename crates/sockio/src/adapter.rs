@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::errors::AdapterError;
 use crate::ns::NsInner;
+use crate::operators::BroadcastAcks;
 use crate::protocol::{Packet, Value};
 use crate::socket::SocketId;
 
@@ -101,8 +102,30 @@ pub trait Adapter: Send + Sync + 'static {
         opts: &'a BroadcastOptions,
     ) -> AdapterFuture<'a, Result<(), AdapterError>>;
 
+    /// Resolves once the adapter takes part in the cluster (a Redis adapter:
+    /// its channels are subscribed), or with the reason it cannot. Awaited by
+    /// [`crate::SocketIo::adapter_ready`] before serving, so that other nodes
+    /// count this one from the first request. The default is ready at once.
+    fn ready(&self) -> AdapterFuture<'_, Result<(), AdapterError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// How many servers share this namespace, this one included (Node's
+    /// `serverCount()`; 1 for a single process).
+    fn server_count(&self) -> AdapterFuture<'_, Result<usize, AdapterError>> {
+        Box::pin(std::future::ready(Ok(1)))
+    }
+
     /// Delivers `packet` asking each socket for an acknowledgement; reports the
     /// number of clients and their answers to `acks`.
+    ///
+    /// Contract with the caller: the future resolves once **every node** has
+    /// reported how many clients it sent the packet to (each through
+    /// [`AckCollector::expect`], this node's before anything is awaited), so
+    /// that the caller knows how many answers to wait for; answers may keep
+    /// arriving afterwards, until `timeout`. A node that does not report in
+    /// `timeout` makes it fail with [`AdapterError::Timeout`] (the answers
+    /// collected so far stay in `acks`).
     fn broadcast_with_ack<'a>(
         &'a self,
         local: &'a LocalNamespace,
@@ -213,16 +236,23 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Sends a server-side event (`args[0]` is its name) to the other nodes,
     /// whose adapters hand it to [`LocalNamespace::server_side_event`]; with
-    /// `ack`, collects their acknowledgements for at most that long (a single
-    /// node has no one to ask: no answers).
+    /// `ack`, collects their acknowledgements for at most that long: each
+    /// node's answer in arrival order, `complete` false when not every node
+    /// answered in time (a single node has no one to ask: no answers,
+    /// complete). Fails only when the other nodes cannot be asked at all.
     fn server_side_emit<'a>(
         &'a self,
         local: &'a LocalNamespace,
         args: Vec<Value>,
         ack: Option<Duration>,
-    ) -> AdapterFuture<'a, Result<Vec<Vec<Value>>, AdapterError>> {
+    ) -> AdapterFuture<'a, Result<BroadcastAcks, AdapterError>> {
         let _ = (local, args, ack);
-        Box::pin(async move { Ok(Vec::new()) })
+        Box::pin(async move {
+            Ok(BroadcastAcks {
+                responses: Vec::new(),
+                complete: true,
+            })
+        })
     }
 }
 
@@ -330,6 +360,12 @@ impl LocalNamespace {
                 s.disconnect_inner(close);
             }
         })
+    }
+
+    /// Whether some local socket is in `room` (a receiver skips a message for
+    /// a room it has no member of before decoding it).
+    pub fn has_room(&self, room: &str) -> bool {
+        self.with(|ns| ns.rooms.read().unwrap().contains_key(room))
     }
 
     /// Every local room with a member.

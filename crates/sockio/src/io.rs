@@ -723,17 +723,48 @@ impl SocketIo {
         event: &str,
         data: &T,
         timeout: std::time::Duration,
-    ) -> Result<Vec<Vec<crate::Value>>, crate::EmitError> {
+    ) -> Result<crate::BroadcastAcks, crate::EmitError> {
         self.of("/")
             .server_side_emit_with_ack(event, data, timeout)
             .await
     }
 
     /// The sockets of `/` on every node (Node's `io.fetchSockets()`).
-    pub async fn fetch_sockets(
-        &self,
-    ) -> Result<Vec<crate::adapter::SocketInfo>, crate::AdapterError> {
+    pub async fn fetch_sockets(&self) -> Result<Vec<crate::RemoteSocket>, crate::AdapterError> {
         self.of("/").fetch_sockets().await
+    }
+
+    /// Waits until the cluster adapter of every namespace created so far is
+    /// ready (a Redis adapter: subscribed, so that the other servers count
+    /// this one). Call it after registering namespaces and before serving;
+    /// with the in-memory adapter it returns at once.
+    ///
+    /// ```
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let io = sockio::SocketIo::builder().build()?;
+    /// io.of("/chat");
+    /// io.adapter_ready().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn adapter_ready(&self) -> Result<(), crate::AdapterError> {
+        let namespaces: Vec<_> = self
+            .inner
+            .namespaces
+            .read()
+            .unwrap()
+            .values()
+            .cloned()
+            .collect();
+        for ns in namespaces {
+            ns.adapter().ready().await?;
+        }
+        Ok(())
+    }
+
+    /// How many servers share namespace `/`, this one included (Node's
+    /// `io.serverCount()`).
+    pub async fn server_count(&self) -> Result<usize, crate::AdapterError> {
+        self.of("/").server_count().await
     }
 
     /// Connect handler of `/` (see [`Namespace::on_connect`]).

@@ -48,7 +48,7 @@ pub mod test_client;
 mod util;
 pub mod value;
 
-pub use adapter::{Adapter, LocalAdapter, Room, SessionState};
+pub use adapter::{Adapter, LocalAdapter, Room, SessionState, SocketInfo};
 pub use class_ns::{NamespaceHandler, This};
 pub use client::{ConnData, SioHandler};
 pub use errors::{
@@ -61,7 +61,7 @@ pub use handshake::Handshake;
 pub use http_session::HttpSession;
 pub use io::{Parser, SioConfig, SocketIo, SocketIoBuilder};
 pub use ns::Namespace;
-pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms};
+pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use recovery::RecoveryConfig;
 pub use serve::{serve, serve_listener, Serve};
 pub use session::Session;

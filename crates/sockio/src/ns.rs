@@ -402,14 +402,27 @@ impl Namespace {
     }
 
     /// As [`Namespace::server_side_emit`], and collects each other server's
-    /// acknowledgement (its handler's return value) until all answered or
-    /// `timeout` passed ([`crate::AdapterError::Timeout`] then).
+    /// acknowledgement (its handler's return value; one value per server with
+    /// Node's adapters) until all answered or `timeout` passed:
+    /// [`BroadcastAcks::complete`](crate::BroadcastAcks) is false then, and
+    /// the answers received so far are kept. Fails with
+    /// [`crate::EmitError::Adapter`] when the other servers cannot be asked.
+    ///
+    /// ```
+    /// # async fn f(io: sockio::SocketIo) -> Result<(), sockio::EmitError> {
+    /// let answers = io.of("/")
+    ///     .server_side_emit_with_ack("ping-servers", &(), std::time::Duration::from_secs(2))
+    ///     .await?;
+    /// let names: Vec<String> = answers.first_args().unwrap_or_default();
+    /// println!("{} other servers answered: {names:?}", answers.responses.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn server_side_emit_with_ack<T: serde::Serialize + ?Sized>(
         &self,
         event: &str,
         data: &T,
         timeout: Duration,
-    ) -> Result<Vec<Vec<crate::Value>>, crate::EmitError> {
+    ) -> Result<crate::BroadcastAcks, crate::EmitError> {
         self.server_side(event, data, Some(timeout)).await
     }
 
@@ -418,18 +431,31 @@ impl Namespace {
         event: &str,
         data: &T,
         ack: Option<Duration>,
-    ) -> Result<Vec<Vec<crate::Value>>, crate::EmitError> {
+    ) -> Result<crate::BroadcastAcks, crate::EmitError> {
         let mut args = vec![crate::Value::from(event)];
         args.extend(crate::protocol::to_args(data)?);
-        let mut out = Vec::new();
+        let mut out = crate::BroadcastAcks {
+            responses: Vec::new(),
+            complete: true,
+        };
         for ns in self.operator().namespaces() {
-            out.extend(
-                ns.adapter()
-                    .server_side_emit(&ns.local(), args.clone(), ack)
-                    .await?,
-            );
+            let acks = ns
+                .adapter()
+                .server_side_emit(&ns.local(), args.clone(), ack)
+                .await?;
+            out.responses.extend(acks.responses);
+            out.complete &= acks.complete;
         }
         Ok(out)
+    }
+
+    /// How many servers share this namespace, this one included (Node's
+    /// `serverCount()`; 1 without a cluster adapter).
+    pub async fn server_count(&self) -> Result<usize, crate::AdapterError> {
+        match self.operator().namespaces().first() {
+            Some(ns) => ns.adapter().server_count().await,
+            None => Ok(1),
+        }
     }
 
     fn operator(&self) -> BroadcastOperator {
@@ -522,10 +548,9 @@ impl Namespace {
             .find_map(|ns| ns.socket(id))
     }
 
-    /// The sockets of the namespace on every node (Node's `fetchSockets`).
-    pub async fn fetch_sockets(
-        &self,
-    ) -> Result<Vec<crate::adapter::SocketInfo>, crate::AdapterError> {
+    /// The sockets of the namespace on every node (Node's `fetchSockets`):
+    /// each can be emitted to, joined to rooms or disconnected wherever it lives.
+    pub async fn fetch_sockets(&self) -> Result<Vec<crate::RemoteSocket>, crate::AdapterError> {
         self.operator().fetch_sockets().await
     }
 

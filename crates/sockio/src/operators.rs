@@ -253,12 +253,18 @@ impl BroadcastOperator {
         }
     }
 
-    /// The targeted sockets on every node (Node's `fetchSockets`).
-    pub async fn fetch_sockets(&self) -> Result<Vec<SocketInfo>, AdapterError> {
+    /// The targeted sockets on every node (Node's `fetchSockets`), each one a
+    /// [`RemoteSocket`] that can be emitted to, joined to rooms or
+    /// disconnected wherever it lives.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
         let opts = self.options();
         let mut out = Vec::new();
         for ns in &self.namespaces {
-            out.extend(ns.adapter().fetch_sockets(&ns.local(), &opts).await?);
+            let infos = ns.adapter().fetch_sockets(&ns.local(), &opts).await?;
+            out.extend(infos.into_iter().map(|info| RemoteSocket {
+                info,
+                ns: ns.clone(),
+            }));
         }
         Ok(out)
     }
@@ -304,12 +310,104 @@ impl BroadcastOperator {
     }
 }
 
-/// The acknowledgements collected by [`BroadcastOperator::emit_with_ack`].
+/// A socket as [`BroadcastOperator::fetch_sockets`] returns it: what its
+/// node reported ([`SocketInfo`], also reachable through `Deref`: `s.id`,
+/// `s.rooms`, `s.handshake`, `s.data`), and operations that reach it on
+/// whichever node of the cluster it is connected to (Node's `RemoteSocket`).
+///
+/// ```
+/// # async fn f(io: sockio::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+/// for s in io.to("lobby").fetch_sockets().await? {
+///     if s.rooms.iter().any(|r| &**r == "admins") {
+///         s.emit("notice", "you are an admin").await?;
+///     } else {
+///         s.leave("lobby").await?;
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RemoteSocket {
+    info: SocketInfo,
+    ns: Arc<NsInner>,
+}
+
+impl std::fmt::Debug for RemoteSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSocket")
+            .field("namespace", &self.ns.name)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl std::ops::Deref for RemoteSocket {
+    type Target = SocketInfo;
+    fn deref(&self) -> &SocketInfo {
+        &self.info
+    }
+}
+
+impl RemoteSocket {
+    /// The socket id.
+    pub fn id(&self) -> &crate::SocketId {
+        &self.info.id
+    }
+
+    /// Its rooms, as its node reported them.
+    pub fn rooms(&self) -> &[Room] {
+        &self.info.rooms
+    }
+
+    /// Its session data (`socket.data` in Node), deserialized.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, protocol::ProtocolError> {
+        protocol::from_value(self.info.data.clone())
+    }
+
+    /// What its node reported, by value.
+    pub fn into_info(self) -> SocketInfo {
+        self.info
+    }
+
+    /// An operator that targets this socket only, on whichever node it lives.
+    pub fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(vec![self.ns.clone()], None).to(&self.info.id)
+    }
+
+    /// Emits `event` with `data` to this socket.
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        self.operator().emit(event, data).await
+    }
+
+    /// Makes this socket join `rooms`.
+    pub async fn join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.operator().join(rooms).await
+    }
+
+    /// Makes this socket leave `rooms`.
+    pub async fn leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.operator().leave(rooms).await
+    }
+
+    /// Disconnects this socket from its namespace (the client gets a
+    /// DISCONNECT packet).
+    pub async fn disconnect(&self) -> Result<(), AdapterError> {
+        self.operator().disconnect_sockets().await
+    }
+}
+
+/// The acknowledgements collected by [`BroadcastOperator::emit_with_ack`]
+/// (each client's answer) and by
+/// [`crate::Namespace::server_side_emit_with_ack`] (each other server's).
 #[derive(Debug, Clone)]
 pub struct BroadcastAcks {
     /// Each client's acknowledgement arguments, in arrival order.
     pub responses: Vec<Vec<Value>>,
-    /// Whether every targeted client answered before the timeout.
+    /// Whether every target answered before the timeout.
     pub complete: bool,
 }
 

@@ -42,6 +42,19 @@ impl SocketId {
     }
 }
 
+/// A socket id another node reported (cluster adapters build [`SocketInfo`]s
+/// from their peers' answers).
+impl From<&str> for SocketId {
+    fn from(s: &str) -> Self {
+        SocketId(s.into())
+    }
+}
+impl From<String> for SocketId {
+    fn from(s: String) -> Self {
+        SocketId(s.into())
+    }
+}
+
 impl std::ops::Deref for SocketId {
     type Target = str;
     fn deref(&self) -> &str {

@@ -47,6 +47,8 @@ pub use error::ProtocolError;
 pub use json::{decode_json, encode_json, Decoded, PartialPacket};
 pub(crate) use json::{key_string, write_json_number, write_json_value};
 pub(crate) use msgpack::decode_msgpack_with;
-pub use msgpack::{decode_msgpack, encode_msgpack, encode_msgpack_to};
+pub use msgpack::{
+    decode_msgpack, decode_msgpack_value, encode_msgpack, encode_msgpack_to, encode_msgpack_value,
+};
 pub use packet::{Limits, Packet, PacketKind, Revision, RESERVED_EVENTS};
 pub use serde_value::{from_value, to_args, to_value};

@@ -192,6 +192,55 @@ fn write_value(buf: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// Encodes one [`Value`] as msgpack, appending to `buf`, with the same rules
+/// as [`encode_msgpack`] (notepack.io's forms: integral floats as integers,
+/// binaries as `bin`). Cluster adapters use it for the messages they exchange.
+///
+/// ```
+/// use sockio::protocol::{decode_msgpack_value, encode_msgpack_value, Limits, Value};
+/// let v = sockio::value!({"a": [1, 2.5, "x", null]});
+/// let mut buf = Vec::new();
+/// encode_msgpack_value(&mut buf, &v);
+/// assert_eq!(decode_msgpack_value(&buf, &Limits::default()).unwrap(), v);
+/// ```
+pub fn encode_msgpack_value(buf: &mut Vec<u8>, value: &Value) {
+    write_value(buf, value);
+}
+
+/// Decodes one msgpack value (any type; notepack's `undefined` reads as
+/// [`Value::Null`], its `Date` as milliseconds), nested at most
+/// `limits.max_depth` deep. Bytes after the value are an error.
+///
+/// # Errors
+///
+/// A [`ProtocolError`] for anything malformed; never panics.
+///
+/// ```
+/// use sockio::protocol::{decode_msgpack_value, Limits, Value};
+/// assert_eq!(decode_msgpack_value(&[0x92, 0x01, 0xc0], &Limits::default()).unwrap(),
+///            Value::Array(vec![Value::from(1), Value::Null]));
+/// assert!(decode_msgpack_value(&[0x92, 0x01], &Limits::default()).is_err());
+/// ```
+pub fn decode_msgpack_value(data: &[u8], limits: &Limits) -> Result<Value, ProtocolError> {
+    if data.is_empty() {
+        return Err(ProtocolError::Empty);
+    }
+    let mut r = Reader {
+        b: data,
+        pos: 0,
+        max_depth: limits.max_depth,
+        reserve: data.len(),
+    };
+    let v = r.value(0)?;
+    if r.pos != data.len() {
+        return Err(ProtocolError::Msgpack(format!(
+            "{} trailing bytes after the value",
+            data.len() - r.pos
+        )));
+    }
+    Ok(v)
+}
+
 /// Decodes one msgpack packet.
 ///
 /// Accepts any key order, every integer and float width (an integral float is
