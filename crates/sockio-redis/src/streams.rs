@@ -13,9 +13,8 @@
 //!
 //! Connection state recovery uses the core's in-memory store (a client
 //! recovers on the server it was connected to). Node's streams adapter keeps
-//! sessions in Redis and uses stream entry ids as offsets; that needs the
-//! offset of an event before it is delivered locally, which
-//! [`Adapter::record_event`] (synchronous) cannot wait for.
+//! sessions in Redis and uses stream entry ids as offsets, which
+//! [`Adapter::broadcast_replayable`] allows (not done yet).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};

@@ -198,17 +198,28 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(async move { Ok(local.rooms()) })
     }
 
-    /// Connection state recovery: records a replayable event (an EVENT
-    /// without ack id, not volatile) sent to `opts`' targets, before it is
-    /// broadcast, and returns its offset (appended to the event's arguments).
-    /// The default keeps it in the namespace's memory.
-    fn record_event(
-        &self,
-        local: &LocalNamespace,
-        packet: &Packet,
-        opts: &BroadcastOptions,
-    ) -> Option<String> {
-        local.record_event(packet, opts)
+    /// Connection state recovery is on: broadcasts a replayable event (an
+    /// EVENT without ack id, not volatile), giving it an offset, appended as
+    /// its last argument, which a client presents when it comes back. The
+    /// default records it in the namespace's memory
+    /// ([`LocalNamespace::record_event`]) then calls [`Adapter::broadcast`];
+    /// a durable adapter can use its log's own ids (a Redis stream entry's)
+    /// as offsets instead.
+    fn broadcast_replayable<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        packet: &'a Packet,
+        opts: &'a BroadcastOptions,
+    ) -> AdapterFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            let mut p = packet.clone();
+            if let (Some(offset), Some(Value::Array(a))) =
+                (local.record_event(packet, opts), &mut p.data)
+            {
+                a.push(Value::from(offset));
+            }
+            self.broadcast(local, &p, opts).await
+        })
     }
 
     /// Connection state recovery: keeps a disconnected socket's state for
@@ -374,7 +385,8 @@ impl LocalNamespace {
     }
 
     /// Records a replayable event in the namespace's in-memory recovery log
-    /// (see [`Adapter::record_event`]); `None` when recovery is off.
+    /// and returns its offset (see [`Adapter::broadcast_replayable`]); `None`
+    /// when recovery is off.
     pub fn record_event(&self, packet: &Packet, opts: &BroadcastOptions) -> Option<String> {
         Some(self.ns.upgrade()?.recovery_log()?.record(packet, opts))
     }

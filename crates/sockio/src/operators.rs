@@ -180,13 +180,9 @@ impl BroadcastOperator {
             let local = ns.local();
             let r = if ns.recovery.is_some() && !opts.volatile {
                 // Connection state recovery: the offset as the last argument.
-                let mut p = packet.clone();
-                if let (Some(offset), Some(Value::Array(a))) =
-                    (ns.adapter().record_event(&local, &p, &opts), &mut p.data)
-                {
-                    a.push(Value::from(offset));
-                }
-                ns.adapter().broadcast(&local, &p, &opts).await
+                ns.adapter()
+                    .broadcast_replayable(&local, &packet, &opts)
+                    .await
             } else {
                 ns.adapter().broadcast(&local, &packet, &opts).await
             };
