@@ -330,12 +330,14 @@ impl<T: Clone + Send + Sync + 'static> FromContext for State<T> {
     fn from_context(ctx: &mut Context) -> Result<Self, String> {
         ctx.io_inner()?
             .state
+            .read()
+            .unwrap()
             .get::<T>()
             .cloned()
             .map(State)
             .ok_or_else(|| {
                 format!(
-                    "no state of type {} was registered with SocketIoBuilder::state",
+                    "no state of type {} was registered (SocketIoBuilder::state or SocketIo::insert_state)",
                     std::any::type_name::<T>()
                 )
             })

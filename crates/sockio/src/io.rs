@@ -83,7 +83,7 @@ pub(crate) struct IoInner {
     pub limits: protocol::Limits,
     pub namespaces: RwLock<HashMap<Arc<str>, Arc<NsInner>>>,
     pub dynamic: RwLock<Vec<DynamicNs>>,
-    pub state: http::Extensions,
+    pub state: RwLock<http::Extensions>,
     pub adapter_factory: Box<dyn AdapterFactory>,
     /// Handlers for every namespace ([`SocketIo::all_namespaces`]): used
     /// where a namespace has none of its own.
@@ -520,7 +520,7 @@ impl SocketIoBuilder {
             limits,
             namespaces: RwLock::default(),
             dynamic: RwLock::default(),
-            state: self.state,
+            state: RwLock::new(self.state),
             adapter_factory: self.adapter,
             all: Arc::default(),
             engine: RwLock::default(),
@@ -834,6 +834,20 @@ impl SocketIo {
         data: &T,
     ) -> Result<(), crate::EmitError> {
         self.of("/").send(data).await
+    }
+
+    /// Adds shared state after the server is built (for state that needs
+    /// the server itself, say a namespace to emit on); handlers get it with
+    /// [`crate::State<T>`]. Replaces state of the same type.
+    ///
+    /// ```
+    /// #[derive(Clone)]
+    /// struct Rooms { chat: sockio::Namespace }
+    /// let io = sockio::SocketIo::builder().build().unwrap();
+    /// io.insert_state(Rooms { chat: io.of("/chat") });
+    /// ```
+    pub fn insert_state<T: Clone + Send + Sync + 'static>(&self, state: T) {
+        self.inner.state.write().unwrap().insert(state);
     }
 
     /// The options in force.

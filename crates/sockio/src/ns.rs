@@ -540,6 +540,15 @@ impl Namespace {
         }
     }
 
+    /// How many of this node's sockets are in `room`.
+    pub fn room_size(&self, room: &str) -> usize {
+        self.operator()
+            .namespaces()
+            .iter()
+            .map(|ns| ns.rooms.read().unwrap().get(room).map_or(0, |m| m.len()))
+            .sum()
+    }
+
     /// The local socket with this id.
     pub fn socket(&self, id: &str) -> Option<Socket> {
         self.operator()

@@ -639,6 +639,24 @@ impl Socket {
         }
     }
 
+    /// Whether this socket is in `room` (no allocation).
+    pub fn in_room(&self, room: &str) -> bool {
+        self.0.rooms.lock().unwrap().contains(room)
+    }
+
+    /// Emits to the sockets in `rooms`, this one included if it is a member
+    /// (Flask-SocketIO's `emit(event, data, to=room)`; the same as
+    /// `s.to(rooms).include_self().emit(event, data)`; Node's
+    /// `socket.to(room)`, without the sender, is [`Socket::to`]).
+    pub async fn emit_to<T: Serialize + ?Sized>(
+        &self,
+        rooms: impl IntoRooms,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        self.to(rooms).include_self().emit(event, data).await
+    }
+
     /// The rooms this socket is in, its own room (its id) included
     /// (Flask-SocketIO's `rooms()`).
     pub fn rooms(&self) -> Vec<Room> {

@@ -59,6 +59,9 @@ pub enum TestClientError {
     /// Data could not be serialized.
     #[error(transparent)]
     Protocol(#[from] protocol::ProtocolError),
+    /// An acknowledgement did not decode into the type asked for.
+    #[error("cannot decode the acknowledgement: {0}")]
+    Decode(String),
 }
 
 /// An event the server sent to the client.
@@ -510,18 +513,46 @@ impl TestClient {
         ns: &str,
         wait: Duration,
     ) -> Result<Option<Received>, TestClientError> {
+        self.take_first(ns, wait, |_| true).await
+    }
+
+    /// The next event named `event` on the first namespace (waits up to
+    /// 5 s); other events stay queued for [`TestClient::recv`].
+    pub async fn recv_event(&self, event: &str) -> Result<Received, TestClientError> {
+        let ns = self.namespace.clone();
+        self.take_first(&ns, DEFAULT_WAIT, |r| r.event == event)
+            .await?
+            .ok_or(TestClientError::Timeout)
+    }
+
+    /// Emits on the first namespace and decodes the acknowledgement as `R`,
+    /// as [`crate::Socket::call`] does (one argument: it; several: all of
+    /// them, as a tuple; none: `null`).
+    pub async fn call<R: serde::de::DeserializeOwned, T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<R, TestClientError> {
+        let args = self.emit_with_ack(event, data).await?;
+        crate::socket::ack_into(args).map_err(|e| TestClientError::Decode(e.to_string()))
+    }
+
+    async fn take_first(
+        &self,
+        ns: &str,
+        wait: Duration,
+        wanted: impl Fn(&Received) -> bool,
+    ) -> Result<Option<Received>, TestClientError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.shared.notify.notified();
-            if let Some(r) = self
-                .shared
-                .events
-                .lock()
-                .unwrap()
-                .get_mut(ns)
-                .and_then(VecDeque::pop_front)
             {
-                return Ok(Some(r));
+                let mut events = self.shared.events.lock().unwrap();
+                if let Some(q) = events.get_mut(ns) {
+                    if let Some(i) = q.iter().position(&wanted) {
+                        return Ok(q.remove(i));
+                    }
+                }
             }
             if self.shared.closed.load(Ordering::Acquire) {
                 return Err(TestClientError::Closed);

@@ -356,3 +356,31 @@ async fn server_level_catch_all_and_error_handler() {
         vec![Value::from("root error handler")]
     );
 }
+
+#[tokio::test]
+async fn small_conveniences_the_chat_port_asked_for() {
+    use sockio::Socket;
+    #[derive(Clone)]
+    struct Lobby {
+        ns: sockio::Namespace,
+    }
+    let io = io();
+    // State that needs the server itself, added after build.
+    io.insert_state(Lobby { ns: io.of("/") });
+    io.on(
+        "enter",
+        |s: Socket, sockio::State(l): sockio::State<Lobby>, Data(room): Data<String>| async move {
+            s.join(room.as_str());
+            assert!(s.in_room(&room));
+            // Flask's emit(..., to=room): the sender too.
+            s.emit_to(room.as_str(), "entered", &s.id().clone()).await?;
+            Ok::<_, sockio::EmitError>((l.ns.room_size(&room), s.in_room("elsewhere")))
+        },
+    );
+    let c = TestClient::connect(&io).await.unwrap();
+    c.emit("noise", &1).await.unwrap();
+    let (size, elsewhere): (usize, bool) = c.call("enter", "hall").await.unwrap();
+    assert_eq!((size, elsewhere), (1, false));
+    let entered = c.recv_event("entered").await.unwrap();
+    assert_eq!(entered.arg::<String>(0).unwrap(), c.id());
+}
