@@ -28,7 +28,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check || fail "cargo fmt (run: cargo fmt --all)"
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings || fail "clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings || fail "clippy"
 
 step "redis-server (for the cluster tests)"
 if ! command -v redis-server >/dev/null; then
@@ -42,9 +42,9 @@ redis-server --version
 
 step "cargo test"
 log=$(mktemp)
-cargo test --workspace --all-targets 2>&1 | tee "$log"
+cargo test --workspace --all-targets --all-features 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" = 0 ] || fail "cargo test"
-cargo test --workspace --doc 2>&1 | tee -a "$log"
+cargo test --workspace --doc --all-features 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" = 0 ] || fail "doc tests"
 rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 rm -f "$log"

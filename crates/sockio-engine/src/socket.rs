@@ -204,6 +204,10 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// The layer above asked us to stop reading (backpressure).
     pub(crate) paused: AtomicBool,
+    /// The WebSocket task is handling frames it read and will look at the
+    /// queue right after: a message queued meanwhile needs no wake-up (the
+    /// answers of an echo, say). See `push_messages`.
+    pub(crate) reading: AtomicBool,
     pub(crate) protocol: ProtocolVersion,
     /// v3 client that asked for base64 binary in polling payloads (`b64=1`).
     pub(crate) b64: bool,
@@ -310,6 +314,7 @@ impl Shared {
             driver: Notify::new(),
             dispatch: Mutex::new(false),
             paused: AtomicBool::new(false),
+            reading: AtomicBool::new(false),
             max_buffered,
             span,
         }
@@ -337,7 +342,13 @@ impl Shared {
             }
             st.queue.extend(msgs.map(Packet::Message));
         }
-        self.writer.notify_waiters();
+        // The WebSocket task drains the queue after the frames it is
+        // handling; it stores `reading = false` before it takes the state
+        // lock to drain, so a push it would miss sees `false` here (the lock
+        // orders them) and wakes it.
+        if !self.reading.load(Ordering::Acquire) {
+            self.writer.notify_waiters();
+        }
         Ok(())
     }
 

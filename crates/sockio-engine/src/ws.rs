@@ -525,30 +525,16 @@ async fn run<H: EngineHandler>(
         })
         .await;
         if let Some(msg) = first {
-            match on_frame(engine, socket, &mut must_flush, msg) {
-                Next::Continue => {}
-                Next::Stop => break 'outer,
-                Next::StopWith(code) => {
-                    close_code = Some(code);
+            // Answers queued while these frames are handled are written at
+            // the top of the loop without a wake-up (see `Shared::reading`).
+            sh.reading.store(true, Ordering::Release);
+            let stop = handle_frames(engine, socket, &read_gate, &mut ws, &mut must_flush, msg);
+            sh.reading.store(false, Ordering::Release);
+            match stop {
+                None => {}
+                Some(code) => {
+                    close_code = code;
                     break 'outer;
-                }
-            }
-            // Frames already read need no system call: handle them before
-            // writing, so their answers share one flush.
-            for _ in 1..BATCH {
-                if sh.is_paused() {
-                    break;
-                }
-                let Some(msg) = read_gate.try_read(&mut ws) else {
-                    break;
-                };
-                match on_frame(engine, socket, &mut must_flush, msg) {
-                    Next::Continue => {}
-                    Next::Stop => break 'outer,
-                    Next::StopWith(code) => {
-                        close_code = Some(code);
-                        break 'outer;
-                    }
                 }
             }
         }
@@ -568,6 +554,36 @@ async fn run<H: EngineHandler>(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
     });
     close.await;
+}
+
+/// Handles the frame just read and then those already buffered (no system
+/// call), up to [`BATCH`], so their answers share one flush. Stops early
+/// when the layer above pauses reading. `Some(code)` ends the session, with
+/// that close code if any.
+fn handle_frames<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    socket: &Arc<Socket<H::Data>>,
+    read_gate: &ReadGate,
+    ws: &mut Ws,
+    must_flush: &mut bool,
+    first: Option<Result<WsMessage, WsError>>,
+) -> Option<Option<CloseCode>> {
+    let mut msg = first;
+    for handled in 1.. {
+        match on_frame(engine, socket, must_flush, msg) {
+            Next::Continue => {}
+            Next::Stop => return Some(None),
+            Next::StopWith(code) => return Some(Some(code)),
+        }
+        if handled == BATCH || socket.shared.is_paused() {
+            break;
+        }
+        let Some(next) = read_gate.try_read(ws) else {
+            break;
+        };
+        msg = next;
+    }
+    None
 }
 
 /// Handles one frame. Synchronous, so the connection task stays small: a

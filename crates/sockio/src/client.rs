@@ -106,7 +106,9 @@ impl EngineHandler for SioHandler {
     }
 
     fn on_message(&self, conn: &Arc<Conn>, msg: Message) {
-        let _span = conn.span().enter();
+        // No span entered here, per message: the connection's span costs an
+        // enter and an exit (and a `log` record check when tracing's `log`
+        // feature is on); the debug events below name the connection.
         let packet = match self.decode(conn, msg) {
             Ok(Some(p)) => p,
             Ok(None) => return,

@@ -2,8 +2,10 @@
 //! managed session (a copy the socket keeps, the default) or the live HTTP
 //! session itself (`manage_session=False`).
 //!
-//! Mount sockio inside tower-sessions' `SessionManagerLayer` (so the
-//! Socket.IO requests carry the session), and give the builder the same store:
+//! Behind the `tower-sessions` feature (`sockio = { features =
+//! ["tower-sessions"] }`). Mount sockio inside tower-sessions'
+//! `SessionManagerLayer` (so the Socket.IO requests carry the session), and
+//! give the builder the same store:
 //!
 //! ```
 //! use sockio::{Socket, SocketIo};

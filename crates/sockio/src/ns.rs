@@ -19,14 +19,17 @@ use crate::socket::{Socket, SocketId};
 /// The handlers of a namespace (shared by the children of a dynamic namespace).
 #[derive(Default)]
 pub(crate) struct Handlers {
-    pub events: RwLock<HashMap<Box<str>, ErasedEvent>>,
+    /// Event name → handler. The names are the application's (a client's
+    /// event name is only looked up, never inserted), so a fast non-keyed
+    /// hash is safe here.
+    pub events: RwLock<rustc_hash::FxHashMap<Box<str>, ErasedEvent>>,
     pub any: RwLock<Option<ErasedEvent>>,
     pub connect: RwLock<Option<ErasedConnect>>,
     pub middlewares: RwLock<Vec<ErasedConnect>>,
     pub disconnect: RwLock<Option<ErasedDisconnect>>,
     pub error: RwLock<Option<ErasedEvent>>,
     /// Events other nodes send with `server_side_emit`.
-    pub server_events: RwLock<HashMap<Box<str>, ErasedServerEvent>>,
+    pub server_events: RwLock<rustc_hash::FxHashMap<Box<str>, ErasedServerEvent>>,
     /// [`crate::NamespaceHandler`] objects, for [`crate::This`].
     pub objects: RwLock<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
 }
