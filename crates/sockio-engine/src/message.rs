@@ -98,6 +98,14 @@ impl Message {
         }
     }
 
+    /// [`Message::framed`], by value: whether it was text, and its bytes.
+    pub(crate) fn into_framed(self) -> (bool, Bytes) {
+        match self.0 {
+            Repr::Text(b) => (true, b),
+            Repr::Binary(b) => (false, b),
+        }
+    }
+
     /// Length of the content in bytes (without the `4` of a text message).
     pub fn len(&self) -> usize {
         match &self.0 {

@@ -321,20 +321,23 @@ async fn probe(sh: &Shared, ws: &mut Ws) -> bool {
 fn frame(p: Packet, protocol: ProtocolVersion, b64: bool) -> WsMessage {
     match p {
         Packet::Message(m) => {
-            if let Some(data) = m.as_binary() {
-                if b64 {
-                    return base64_frame(data, protocol);
-                }
-                if protocol == ProtocolVersion::V3 {
-                    let mut v = Vec::with_capacity(data.len() + 1);
-                    v.push(4);
-                    v.extend_from_slice(data);
-                    return WsMessage::Binary(Bytes::from(v));
-                }
-                return WsMessage::Binary(data.clone());
+            // By value: the bytes move into the frame, with no reference
+            // count (an ack's or an emit's only copy).
+            let (text, data) = m.into_framed();
+            if text {
+                // SAFETY: a text Message holds valid UTF-8 (checked at construction).
+                return WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(data) });
             }
-            // SAFETY: a text Message holds valid UTF-8 (checked at construction).
-            WsMessage::Text(unsafe { Utf8Bytes::from_bytes_unchecked(m.framed().clone()) })
+            if b64 {
+                return base64_frame(&data, protocol);
+            }
+            if protocol == ProtocolVersion::V3 {
+                let mut v = Vec::with_capacity(data.len() + 1);
+                v.push(4);
+                v.extend_from_slice(&data);
+                return WsMessage::Binary(Bytes::from(v));
+            }
+            WsMessage::Binary(data)
         }
         Packet::Open(json) => {
             let mut v = Vec::with_capacity(json.len() + 1);

@@ -39,13 +39,18 @@ struct ConnState {
     ever_connected: bool,
 }
 
-impl ConnData {
+impl ConnState {
     fn socket(&self, nsp: &str) -> Option<Socket> {
-        let st = self.state.lock().unwrap();
-        st.sockets
+        self.sockets
             .iter()
             .find(|(n, _)| &**n == nsp)
             .map(|(_, s)| s.clone())
+    }
+}
+
+impl ConnData {
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        self.state.lock().unwrap().socket(nsp)
     }
 }
 
@@ -109,17 +114,11 @@ impl EngineHandler for SioHandler {
         // No span entered here, per message: the connection's span costs an
         // enter and an exit (and a `log` record check when tracing's `log`
         // feature is on); the debug events below name the connection.
-        let packet = match self.decode(conn, msg) {
-            Ok(Some(p)) => p,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::debug!(sid = conn.id().as_str(), "invalid packet: {e}");
-                crate::stats::Counters::bump(&self.io.stats.packets_invalid);
-                conn.close(sockio_engine::DisconnectReason::ParseError);
-                return;
-            }
-        };
-        self.dispatch(conn, packet);
+        if let Err(e) = self.decode_and_dispatch(conn, msg) {
+            tracing::debug!(sid = conn.id().as_str(), "invalid packet: {e}");
+            crate::stats::Counters::bump(&self.io.stats.packets_invalid);
+            conn.close(sockio_engine::DisconnectReason::ParseError);
+        }
     }
 
     fn ascii_text(&self, text: &str) -> Option<String> {
@@ -162,20 +161,21 @@ impl EngineHandler for SioHandler {
 }
 
 impl SioHandler {
-    fn decode(&self, conn: &Arc<Conn>, msg: Message) -> Result<Option<Packet>, String> {
+    /// Decodes a message and hands the packet it completes to `dispatch`.
+    /// A plain text packet (the common case) is looked up and dispatched
+    /// under one lock of the connection's table, its namespace uncopied.
+    fn decode_and_dispatch(&self, conn: &Arc<Conn>, msg: Message) -> Result<(), String> {
         let limits = &self.io.limits;
-        match self.io.config.parser {
+        let packet = match self.io.config.parser {
             Parser::MsgPack => match msg.as_binary() {
                 Some(b) => match protocol::decode_msgpack(b, limits) {
-                    Ok(p) => Ok(Some(p)),
+                    Ok(p) => p,
                     Err(e) if is_connect_payload_error(&e) => {
-                        msgpack_connect_with_any_auth(b, limits)
-                            .map(Some)
-                            .ok_or(e.to_string())
+                        msgpack_connect_with_any_auth(b, limits).ok_or(e.to_string())?
                     }
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => return Err(e.to_string()),
                 },
-                None => Err("text message on a msgpack endpoint".into()),
+                None => return Err("text message on a msgpack endpoint".into()),
             },
             Parser::Json => {
                 let mut st = conn.data().state.lock().unwrap();
@@ -183,50 +183,78 @@ impl SioHandler {
                     let Some(partial) = st.partial.as_mut() else {
                         return Err("unexpected binary attachment".into());
                     };
-                    let done = partial.push(bin.clone()).map_err(|e| e.to_string())?;
-                    if done.is_some() {
-                        st.partial = None;
+                    let Some(p) = partial.push(bin.clone()).map_err(|e| e.to_string())? else {
+                        return Ok(());
+                    };
+                    st.partial = None;
+                    drop(st);
+                    p
+                } else {
+                    if st.partial.is_some() {
+                        return Err("text packet while binary attachments were expected".into());
                     }
-                    return Ok(done);
-                }
-                if st.partial.is_some() {
-                    return Err("text packet while binary attachments were expected".into());
-                }
-                let text = msg.as_text().unwrap_or_default();
-                let decoded = match protocol::decode_json(text, revision(conn), limits) {
-                    Ok(d) => d,
-                    Err(e) if is_connect_payload_error(&e) => {
-                        return json_connect_with_any_auth(text, revision(conn), limits)
-                            .map(Some)
-                            .ok_or(e.to_string());
+                    let text = msg.as_text().unwrap_or_default();
+                    let parts = match protocol::decode_json_parts(text, revision(conn), limits) {
+                        Ok(d) => d,
+                        Err(e) if is_connect_payload_error(&e) => {
+                            drop(st);
+                            let p = json_connect_with_any_auth(text, revision(conn), limits)
+                                .ok_or(e.to_string())?;
+                            self.dispatch(conn, p.kind, &p.nsp, p.id, p.data);
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e.to_string()),
+                    };
+                    if parts.attachments > 0 {
+                        match parts.into_decoded().map_err(|e| e.to_string())? {
+                            Decoded::NeedsAttachments(partial) => st.partial = Some(partial),
+                            Decoded::Complete(_) => unreachable!("a packet with attachments"),
+                        }
+                        return Ok(());
                     }
-                    Err(e) => return Err(e.to_string()),
-                };
-                match decoded {
-                    Decoded::Complete(p) => Ok(Some(p)),
-                    Decoded::NeedsAttachments(partial) => {
-                        st.partial = Some(partial);
-                        Ok(None)
-                    }
+                    let existing = st.socket(parts.nsp);
+                    drop(st);
+                    self.dispatch_to(conn, parts.kind, parts.nsp, parts.id, parts.data, existing);
+                    return Ok(());
                 }
             }
-        }
+        };
+        self.dispatch(conn, packet.kind, &packet.nsp, packet.id, packet.data);
+        Ok(())
     }
 
-    fn dispatch(&self, conn: &Arc<Conn>, packet: Packet) {
-        let existing = conn.data().socket(&packet.nsp);
-        match (packet.kind, existing) {
-            (PacketKind::Connect, None) => {
-                let nsp = packet.nsp.clone();
-                self.connect(conn, &nsp, packet.data);
-            }
-            (PacketKind::Event, Some(s)) => self.on_event(s, packet),
+    fn dispatch(
+        &self,
+        conn: &Arc<Conn>,
+        kind: PacketKind,
+        nsp: &str,
+        id: Option<u64>,
+        data: Option<Value>,
+    ) {
+        let existing = conn.data().socket(nsp);
+        self.dispatch_to(conn, kind, nsp, id, data, existing);
+    }
+
+    /// Dispatches a packet for `nsp`, whose socket on this connection (if
+    /// any) is `existing`.
+    fn dispatch_to(
+        &self,
+        conn: &Arc<Conn>,
+        kind: PacketKind,
+        nsp: &str,
+        id: Option<u64>,
+        data: Option<Value>,
+        existing: Option<Socket>,
+    ) {
+        match (kind, existing) {
+            (PacketKind::Connect, None) => self.connect(conn, nsp, data),
+            (PacketKind::Event, Some(s)) => self.on_event(s, id, data),
             (PacketKind::Ack, Some(s)) => {
-                let args = match packet.data {
+                let args = match data {
                     Some(Value::Array(a)) => a,
                     _ => Vec::new(),
                 };
-                if let Some(id) = packet.id {
+                if let Some(id) = id {
                     s.on_ack(id, args);
                 }
             }
@@ -241,7 +269,7 @@ impl SioHandler {
                 tracing::debug!(
                     sid = conn.id().as_str(),
                     ?kind,
-                    nsp = %packet.nsp,
+                    nsp,
                     connected = s.is_some(),
                     "packet in an invalid state: closing"
                 );
@@ -313,9 +341,8 @@ impl SioHandler {
         }
     }
 
-    fn on_event(&self, socket: Socket, packet: Packet) {
-        let ack_id = packet.id;
-        let mut args = match packet.data {
+    fn on_event(&self, socket: Socket, ack_id: Option<u64>, data: Option<Value>) {
+        let mut args = match data {
             Some(Value::Array(a)) => a,
             _ => Vec::new(),
         };

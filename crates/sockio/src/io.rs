@@ -158,6 +158,15 @@ pub(crate) enum Encoded {
     Many(Vec<Message>),
 }
 
+impl Encoded {
+    pub(crate) fn into_vec(self) -> Vec<Message> {
+        match self {
+            Encoded::One([m]) => vec![m],
+            Encoded::Many(v) => v,
+        }
+    }
+}
+
 impl std::ops::Deref for Encoded {
     type Target = [Message];
     fn deref(&self) -> &[Message] {

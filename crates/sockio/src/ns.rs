@@ -200,7 +200,7 @@ impl NsInner {
         let mut msgs = None;
         self.for_each_target(opts, exclude, |s| {
             let msgs = msgs.get_or_insert_with(|| io.encode(packet));
-            s.send_encoded(msgs, opts.volatile);
+            s.send_encoded(msgs.clone(), opts.volatile);
         });
     }
 
@@ -228,7 +228,7 @@ impl NsInner {
             let a = acks.clone();
             // A socket past its pending-ack bound is not sent the packet.
             if s.register_ack(id, Box::new(move |args| a.ack(args))) {
-                s.send_encoded(&msgs, opts.volatile);
+                s.send_encoded(msgs.clone(), opts.volatile);
                 sent += 1;
             }
         }

@@ -15,7 +15,7 @@ use sockio_engine::{Message, SendError};
 use crate::adapter::{Room, SocketInfo};
 use crate::errors::{AckError, EmitError};
 use crate::handler::BoxFuture;
-use crate::io::{IoInner, SocketIo};
+use crate::io::{Encoded, IoInner, SocketIo};
 use crate::ns::NsInner;
 use crate::operators::{BroadcastOperator, IntoRooms};
 use crate::protocol::{self, Packet, Value};
@@ -371,23 +371,24 @@ impl Socket {
 
     /// Queues already encoded messages. A full queue drops a volatile packet
     /// and otherwise closes the connection (the client is not reading).
-    pub(crate) fn send_encoded(&self, msgs: &[Message], volatile: bool) -> bool {
+    /// Takes the messages by value: a packet encoded for this socket alone
+    /// (an ack, an emit) moves into the queue without a reference count.
+    pub(crate) fn send_encoded(&self, msgs: Encoded, volatile: bool) -> bool {
         match self.0.state.load(Ordering::Acquire) {
             CONNECTING => {
                 let mut p = self.0.pending.lock().unwrap();
                 // Re-check under the lock: the flush takes the same lock.
                 if self.0.state.load(Ordering::Acquire) == CONNECTING {
-                    p.push(msgs.to_vec());
+                    p.push(msgs.into_vec());
                     return true;
                 }
             }
             DISCONNECTED => return false,
             _ => {}
         }
-        let r = if msgs.len() == 1 {
-            self.0.conn.send(msgs[0].clone())
-        } else {
-            self.0.conn.send_many(msgs.to_vec())
+        let r = match msgs {
+            Encoded::One([m]) => self.0.conn.send(m),
+            Encoded::Many(v) => self.0.conn.send_many(v),
         };
         match r {
             Ok(()) => true,
@@ -428,7 +429,7 @@ impl Socket {
     /// dropped without error; otherwise a closed connection is an error.
     fn send_packet_with(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
         let msgs = self.io_inner().encode(packet);
-        if self.send_encoded(&msgs, volatile) || volatile {
+        if self.send_encoded(msgs, volatile) || volatile {
             Ok(())
         } else {
             Err(EmitError::Disconnected)

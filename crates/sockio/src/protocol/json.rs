@@ -216,8 +216,19 @@ pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // skip 8 clean bytes at a time (no control char, `"` or `\`); a window
-        // that needs work is handled byte by byte
+        // skip 32 clean bytes at a time (no control char, `"` or `\`), then
+        // 8; a window that needs work is handled byte by byte
+        if let Some(block) = bytes.get(i..i + 32) {
+            let word = |k: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&block[k..k + 8]);
+                escape_mask(u64::from_le_bytes(w))
+            };
+            if word(0) | word(8) | word(16) | word(24) == 0 {
+                i += 32;
+                continue;
+            }
+        }
         let end = match bytes.get(i..i + 8) {
             Some(chunk) => {
                 let mut word = [0u8; 8];
@@ -255,12 +266,17 @@ pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
 /// Whether any byte of `x` is below 0x20, `"` or `\\` (SWAR test).
 #[inline]
 fn needs_escape(x: u64) -> bool {
+    escape_mask(x) != 0
+}
+
+/// Non-zero if some byte of `x` is below 0x20, `"` or `\\`.
+#[inline]
+fn escape_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let below_0x20 = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-    (below_0x20 | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\'))))
-        != 0
+    below_0x20 | has_zero(x ^ (ONES * u64::from(b'"'))) | has_zero(x ^ (ONES * u64::from(b'\\')))
 }
 
 pub(crate) fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
@@ -577,6 +593,51 @@ fn fill_placeholders(v: &mut Value, slots: &mut [Option<Bytes>], refs: &mut [u32
 /// assert!(decode_json("2abc[\"x\"]", Revision::V5, &limits).is_err());
 /// ```
 pub fn decode_json(text: &str, rev: Revision, limits: &Limits) -> Result<Decoded, ProtocolError> {
+    decode_json_parts(text, rev, limits)?.into_decoded()
+}
+
+/// A decoded text packet whose namespace still borrows the text: the
+/// server's hot path looks the socket up by it without copying it.
+pub(crate) struct Parts<'a> {
+    pub kind: PacketKind,
+    pub nsp: &'a str,
+    pub id: Option<u64>,
+    pub data: Option<Value>,
+    /// Binary attachments that follow (0: the packet is complete).
+    pub attachments: usize,
+}
+
+impl Parts<'_> {
+    /// The packet, waiting for its attachments if it has some.
+    pub(crate) fn into_decoded(self) -> Result<Decoded, ProtocolError> {
+        let packet = Packet {
+            kind: self.kind,
+            nsp: self.nsp.to_owned(),
+            id: self.id,
+            data: self.data,
+        };
+        if self.attachments == 0 {
+            return Ok(Decoded::Complete(packet));
+        }
+        let mut refs = vec![0u32; self.attachments];
+        if let Some(d) = &packet.data {
+            check_placeholders(d, self.attachments, &mut refs)?;
+        }
+        Ok(Decoded::NeedsAttachments(PartialPacket {
+            packet: Some(packet),
+            expected: self.attachments,
+            buffers: Vec::with_capacity(self.attachments),
+            refs,
+        }))
+    }
+}
+
+/// [`decode_json`] up to the namespace's copy.
+pub(crate) fn decode_json_parts<'a>(
+    text: &'a str,
+    rev: Revision,
+    limits: &Limits,
+) -> Result<Parts<'a>, ProtocolError> {
     let b = text.as_bytes();
     let first = *b.first().ok_or(ProtocolError::Empty)?;
     let (kind, binary) = match first {
@@ -634,11 +695,16 @@ pub fn decode_json(text: &str, rev: Revision, limits: &Limits) -> Result<Decoded
         i += 1;
     }
     if i > start {
-        id = Some(
-            text[start..i]
-                .parse::<u64>()
-                .map_err(|_| ProtocolError::InvalidAckId)?,
-        );
+        // At most 19 digits always fit; more may not (u64::MAX has 20).
+        let digits = &b[start..i];
+        let mut n: u64 = 0;
+        for &d in digits {
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                .ok_or(ProtocolError::InvalidAckId)?;
+        }
+        id = Some(n);
     }
     let rest = &text[i..];
     let mut data = if rest.is_empty() {
@@ -646,40 +712,35 @@ pub fn decode_json(text: &str, rev: Revision, limits: &Limits) -> Result<Decoded
     } else {
         Some(parse_json_value(rest, limits.max_depth)?)
     };
-    let mut nsp = nsp.to_owned();
     if rev == Revision::V4 && kind == PacketKind::Connect {
         if let Some(q) = nsp.find('?') {
             if data.is_none() {
                 data = Some(parse_query(&nsp[q + 1..]));
             }
-            nsp.truncate(q);
+            nsp = &nsp[..q];
         }
     }
     validate(kind, &mut data)?;
-    let packet = Packet {
+    Ok(Parts {
         kind,
         nsp,
         id,
         data,
-    };
-    if !binary {
-        return Ok(Decoded::Complete(packet));
-    }
-    let mut refs = vec![0u32; attachments];
-    if let Some(d) = &packet.data {
-        check_placeholders(d, attachments, &mut refs)?;
-    }
-    Ok(Decoded::NeedsAttachments(PartialPacket {
-        packet: Some(packet),
-        expected: attachments,
-        buffers: Vec::with_capacity(attachments),
-        refs,
-    }))
+        attachments: if binary { attachments } else { 0 },
+    })
 }
 
 /// Parses a whole JSON document into a [`Value`], keeping key order and capping
 /// the nesting depth.
 pub(crate) fn parse_json_value(json: &str, max_depth: usize) -> Result<Value, ProtocolError> {
+    if let Some(v) = fast::parse(json, max_depth) {
+        return Ok(v);
+    }
+    parse_json_serde(json, max_depth)
+}
+
+/// [`parse_json_value`] by serde_json alone.
+fn parse_json_serde(json: &str, max_depth: usize) -> Result<Value, ProtocolError> {
     let too_deep = Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(json);
     let seed = ValueSeed {
@@ -828,4 +889,261 @@ fn url_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The JSON that `JSON.stringify` writes for ordinary payloads, parsed
+/// without serde's visitor machinery: arrays, objects, strings without
+/// escapes, integers, `true`, `false`, `null`, no whitespace. Anything else
+/// (an escape, a fraction, whitespace, an error, nesting past the cap) gives
+/// `None` and the input goes to serde_json, so the result is always what
+/// serde_json would give. Measured on the echo benchmark: about 650 fewer
+/// instructions per event than serde_json for `["echo","<64 bytes>"]`.
+mod fast {
+    use super::{escape_mask, Map, Value};
+
+    pub(super) fn parse(json: &str, max_depth: usize) -> Option<Value> {
+        let mut p = Parser {
+            s: json,
+            b: json.as_bytes(),
+            i: 0,
+        };
+        let v = p.value(0, max_depth)?;
+        (p.i == p.b.len()).then_some(v)
+    }
+
+    /// serde_json's own recursion limit: deeper input is its to refuse,
+    /// and this parser's recursion stays as bounded as serde's.
+    const SERDE_DEPTH: usize = 128;
+
+    struct Parser<'a> {
+        s: &'a str,
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl<'a> Parser<'a> {
+        fn value(&mut self, depth: usize, max_depth: usize) -> Option<Value> {
+            match *self.b.get(self.i)? {
+                b'"' => self.string().map(Value::from),
+                b'[' => {
+                    if depth >= max_depth.min(SERDE_DEPTH) {
+                        return None;
+                    }
+                    self.i += 1;
+                    let mut out = Vec::new();
+                    if self.b.get(self.i) == Some(&b']') {
+                        self.i += 1;
+                        return Some(Value::Array(out));
+                    }
+                    loop {
+                        out.push(self.value(depth + 1, max_depth)?);
+                        match *self.b.get(self.i)? {
+                            b',' => self.i += 1,
+                            b']' => {
+                                self.i += 1;
+                                return Some(Value::Array(out));
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                b'{' => {
+                    if depth >= max_depth.min(SERDE_DEPTH) {
+                        return None;
+                    }
+                    self.i += 1;
+                    let mut out = Map::new();
+                    if self.b.get(self.i) == Some(&b'}') {
+                        self.i += 1;
+                        return Some(Value::Object(out));
+                    }
+                    loop {
+                        if self.b.get(self.i) != Some(&b'"') {
+                            return None;
+                        }
+                        let k = self.string()?;
+                        if self.b.get(self.i) != Some(&b':') {
+                            return None;
+                        }
+                        self.i += 1;
+                        let v = self.value(depth + 1, max_depth)?;
+                        out.push(k.to_owned(), v);
+                        match *self.b.get(self.i)? {
+                            b',' => self.i += 1,
+                            b'}' => {
+                                self.i += 1;
+                                return Some(Value::Object(out));
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                b't' => self.word("true", Value::Bool(true)),
+                b'f' => self.word("false", Value::Bool(false)),
+                b'n' => self.word("null", Value::Null),
+                b'-' => {
+                    self.i += 1;
+                    let n = self.digits()?;
+                    // `-0` is a float to serde_json: leave it to serde.
+                    (n != 0).then(|| Value::from(-(n as i64)))
+                }
+                b'0'..=b'9' => self.digits().map(Value::from),
+                _ => None,
+            }
+        }
+
+        /// A string without escapes or control characters; `self.i` is on
+        /// its opening quote.
+        fn string(&mut self) -> Option<&'a str> {
+            let start = self.i + 1;
+            let mut i = start;
+            while let Some(block) = self.b.get(i..i + 32) {
+                let word = |k: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&block[k..k + 8]);
+                    escape_mask(u64::from_le_bytes(w))
+                };
+                if word(0) | word(8) | word(16) | word(24) != 0 {
+                    break;
+                }
+                i += 32;
+            }
+            while let Some(chunk) = self.b.get(i..i + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                if escape_mask(u64::from_le_bytes(w)) != 0 {
+                    break;
+                }
+                i += 8;
+            }
+            loop {
+                match *self.b.get(i)? {
+                    b'"' => break,
+                    b'\\' | 0..=0x1f => return None,
+                    _ => i += 1,
+                }
+            }
+            self.i = i + 1;
+            // Both ends are ASCII quotes: a char boundary of the `&str`.
+            Some(&self.s[start..i])
+        }
+
+        /// An integer of at most 18 digits without a leading zero, not
+        /// followed by a fraction or an exponent.
+        fn digits(&mut self) -> Option<u64> {
+            let start = self.i;
+            let mut n: u64 = 0;
+            while let Some(&c @ b'0'..=b'9') = self.b.get(self.i) {
+                // Wraps past 18 digits, which are refused below.
+                n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                self.i += 1;
+            }
+            let len = self.i - start;
+            let leading_zero = len > 1 && self.b[start] == b'0';
+            if len == 0 || len > 18 || leading_zero {
+                return None;
+            }
+            match self.b.get(self.i) {
+                Some(b'.' | b'e' | b'E') => None,
+                _ => Some(n),
+            }
+        }
+
+        fn word(&mut self, w: &str, v: Value) -> Option<Value> {
+            if self.b[self.i..].starts_with(w.as_bytes()) {
+                self.i += w.len();
+                Some(v)
+            } else {
+                None
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::parse_json_serde;
+        use super::parse;
+
+        /// Whatever the fast path accepts, it reads as serde_json does.
+        fn same(json: &str) -> bool {
+            let fast = parse(json, 8);
+            if let Some(v) = &fast {
+                assert_eq!(Some(v), parse_json_serde(json, 8).ok().as_ref(), "{json}");
+            }
+            fast.is_some()
+        }
+
+        #[test]
+        fn agrees_with_serde_json() {
+            for ok in [
+                r#"["echo","hello"]"#,
+                r#"["a",{"b":[1,-2,0,true,false,null],"c":{}},[]]"#,
+                r#"{"k":"v","k":"w"}"#,
+                r#"["é, ☃ and 𝄞 are fine","0123456789abcdef0123456789abcdef01234"]"#,
+                r#"[999999999999999999,-999999999999999999]"#,
+                r#""""#,
+                "0",
+            ] {
+                assert!(same(ok), "the fast path should take {ok}");
+            }
+            for other in [
+                r#"["a\"b"]"#,
+                "[1.5]",
+                "[1e3]",
+                "[-0]",
+                "[01]",
+                "[1234567890123456789]",
+                "[ 1]",
+                "[1,]",
+                "[,1]",
+                r#"{"a" :1}"#,
+                r#"{"a":1,}"#,
+                r#"{1:2}"#,
+                "[tru]",
+                "[nul",
+                "[\"tab\there\"]",
+                "[[[[[[[[[[1]]]]]]]]]]",
+                "[]]",
+                "",
+                "-",
+            ] {
+                assert!(
+                    !same(other),
+                    "the fast path should leave {other} to serde_json"
+                );
+            }
+        }
+
+        #[test]
+        fn agrees_with_serde_json_on_generated_documents() {
+            // A small deterministic generator (xorshift) of documents from
+            // the pieces either parser may meet.
+            let pieces = [
+                "[", "]", "{", "}", ",", ":", "\"", "a", "é", "\\", "1", "0", "-", ".", "e",
+                "true", "null", " ", "\"k\":",
+            ];
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let mut accepted = 0;
+            for _ in 0..20_000 {
+                let mut doc = String::new();
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let n = 1 + (x % 12) as usize;
+                for _ in 0..n {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    doc.push_str(pieces[(x % pieces.len() as u64) as usize]);
+                }
+                if same(&doc) {
+                    accepted += 1;
+                }
+            }
+            assert!(
+                accepted > 100,
+                "only {accepted} generated documents were valid"
+            );
+        }
+    }
 }

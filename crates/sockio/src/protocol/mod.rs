@@ -44,6 +44,7 @@ mod tests;
 pub use crate::value::Value;
 
 pub use error::ProtocolError;
+pub(crate) use json::decode_json_parts;
 pub use json::{decode_json, encode_json, Decoded, PartialPacket};
 pub(crate) use json::{key_string, write_json_number, write_json_value};
 pub(crate) use msgpack::decode_msgpack_with;
