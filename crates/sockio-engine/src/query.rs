@@ -123,10 +123,25 @@ impl FromIterator<(String, String)> for Query {
 
 /// The raw (still encoded) `key`, `value` pairs of a query, empty pairs skipped.
 pub(crate) fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').unwrap_or((p, "")))
+    // memchr-based splits: a polling request's query is parsed per request.
+    let b = query.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || loop {
+        if start > b.len() {
+            return None;
+        }
+        let end = memchr::memchr(b'&', &b[start..]).map_or(b.len(), |i| start + i);
+        // `&` and `=` are ASCII: both cuts fall on char boundaries.
+        let part = &query[start..end];
+        start = end + 1;
+        if part.is_empty() {
+            continue;
+        }
+        return Some(match memchr::memchr(b'=', part.as_bytes()) {
+            Some(i) => (&part[..i], &part[i + 1..]),
+            None => (part, ""),
+        });
+    })
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -151,7 +166,8 @@ fn hex(c: u8) -> Option<u8> {
 /// assert!(matches!(decode_component("plain"), std::borrow::Cow::Borrowed(_)));
 /// ```
 pub fn decode_component(s: &str) -> Cow<'_, str> {
-    if !s.as_bytes().iter().any(|&b| b == b'%' || b == b'+') {
+    // Most components have nothing to decode: one SIMD scan says so.
+    if memchr::memchr2(b'%', b'+', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();

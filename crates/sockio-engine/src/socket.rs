@@ -25,6 +25,18 @@ pub struct Sid([u8; 20]);
 
 const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/// The base64url alphabet of session ids, as a lookup table.
+const SID_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        c += 1;
+    }
+    t
+};
+
 impl Sid {
     /// A new random id (CSPRNG, 120 bits, base64url alphabet).
     pub fn random() -> Self {
@@ -44,11 +56,7 @@ impl Sid {
     /// Parses an id received from a client; `None` unless it is 20 base64url characters.
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        if b.len() != 20
-            || !b
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
-        {
+        if b.len() != 20 || !b.iter().all(|&c| SID_CHAR[usize::from(c)]) {
             return None;
         }
         let mut out = [0u8; 20];

@@ -373,9 +373,7 @@ impl SioHandler {
         let started = handler(&mut ctx, done);
         let job: crate::handler::BoxFuture<()> = match started {
             Ok(job) => job,
-            Err((reason, done)) => {
-                Box::pin(done.finish(Err(HandlerErrorKind::BadArguments(reason))))
-            }
+            Err((reason, done)) => Box::pin(done.fail(HandlerErrorKind::BadArguments(reason))),
         };
         socket.run_job(job, !self.io.config.async_handlers);
     }
@@ -530,20 +528,28 @@ fn open_socket(
 }
 
 impl Completion {
-    /// Sends the acknowledgement, or runs the error handler (the namespace's,
-    /// else the default one, else `{"error": message}` as the ack).
-    pub(crate) async fn finish(self, result: Result<Vec<Value>, HandlerErrorKind>) {
-        let s = &self.socket;
-        let kind = match result {
+    /// Sends the acknowledgement; on an error, returns the job that runs the
+    /// error handler (the namespace's, else the default one, else
+    /// `{"error": message}` as the ack). Synchronous and the error path
+    /// boxed, so every handler's future stays small.
+    pub(crate) fn finish(
+        self,
+        result: Result<Vec<Value>, HandlerErrorKind>,
+    ) -> Option<crate::handler::BoxFuture<()>> {
+        match result {
             Ok(args) => {
                 // A handler that took the AckSender answers through it.
                 if let (Some(id), None) = (self.ack_id, &self.ack_claim) {
-                    let _ = s.send_ack(id, args);
+                    let _ = self.socket.send_ack(id, args);
                 }
-                return;
+                None
             }
-            Err(kind) => kind,
-        };
+            Err(kind) => Some(Box::pin(self.fail(kind))),
+        }
+    }
+
+    async fn fail(self, kind: HandlerErrorKind) {
+        let s = &self.socket;
         let err = HandlerError {
             event: self.event,
             kind,

@@ -342,7 +342,9 @@ where
                 Ok(out) => out.into_reply(),
                 Err(p) => Err(HandlerErrorKind::Panicked(crate::socket::panic_message(&p))),
             };
-            done.finish(result).await;
+            if let Some(on_error) = done.finish(result) {
+                on_error.await;
+            }
         }))
     })
 }

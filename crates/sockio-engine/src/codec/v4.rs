@@ -32,10 +32,7 @@ pub fn decode_payload(body: Bytes) -> Result<Vec<Packet>, DecodeError> {
     let mut packets = Vec::new();
     let mut start = 0;
     loop {
-        let end = body[start..]
-            .iter()
-            .position(|&b| b == SEPARATOR)
-            .map_or(body.len(), |i| start + i);
+        let end = memchr::memchr(SEPARATOR, &body[start..]).map_or(body.len(), |i| start + i);
         // A record boundary is always a char boundary: 0x1e is ASCII.
         let rec = body.slice(start..end);
         if rec.first() == Some(&b'b') {
