@@ -109,6 +109,9 @@ impl EngineHandler for SioHandler {
         // No span entered here, per message: the connection's span costs an
         // enter and an exit (and a `log` record check when tracing's `log`
         // feature is on); the debug events below name the connection.
+        if let Some(t) = &self.io.traffic {
+            t.received(msg.len());
+        }
         let packet = match self.decode(conn, msg) {
             Ok(Some(p)) => p,
             Ok(None) => return,
@@ -342,6 +345,7 @@ impl SioHandler {
             ack_id,
             ack_claim: None,
             for_error_handler: false,
+            started: self.io.traffic.as_ref().map(|_| std::time::Instant::now()),
         };
         let started = handler(&mut ctx, done);
         let job: crate::handler::BoxFuture<()> = match started {
@@ -507,6 +511,9 @@ impl Completion {
     /// else the default one, else `{"error": message}` as the ack).
     pub(crate) async fn finish(self, result: Result<Vec<Value>, HandlerErrorKind>) {
         let s = &self.socket;
+        if let (Some(t), Some(started)) = (&s.0.ns.traffic, self.started) {
+            t.handler_ran(started.elapsed());
+        }
         let kind = match result {
             Ok(args) => {
                 // A handler that took the AckSender answers through it.
@@ -553,6 +560,7 @@ impl Completion {
             ack_id,
             ack_claim: None,
             for_error_handler: true,
+            started: None,
         };
         let msg = err.message();
         ctx.error = Some(err);

@@ -59,6 +59,10 @@ pub struct SioConfig {
     pub max_attachments: usize,
     /// Deepest JSON nesting accepted (default 64).
     pub max_depth: usize,
+    /// Per-message metrics (default false): packets and bytes in and out
+    /// and the event handler latency histogram, in [`crate::Metrics`]. The
+    /// other series of [`crate::SocketIo::metrics`] are there either way.
+    pub metrics: bool,
 }
 
 impl Default for SioConfig {
@@ -74,6 +78,7 @@ impl Default for SioConfig {
             parser: Parser::Json,
             max_attachments: 10,
             max_depth: 64,
+            metrics: false,
         }
     }
 }
@@ -93,6 +98,8 @@ pub(crate) struct IoInner {
     pub http_sessions: Option<crate::http_session::HttpSessions>,
     /// What was refused, dropped or failed.
     pub stats: crate::stats::Counters,
+    /// Per-message counters, with `metrics(true)` only.
+    pub traffic: Option<Arc<crate::metrics::Traffic>>,
     /// Connections that have not joined a namespace yet, oldest first.
     pub connect_deadlines: std::sync::Mutex<ConnectDeadlines>,
 }
@@ -467,6 +474,13 @@ impl SocketIoBuilder {
         self.config.max_depth = n;
         self
     }
+    /// See [`SioConfig::metrics`]: also counts every message in and out and
+    /// times every event handler, for [`SocketIo::metrics`] (and
+    /// [`crate::serve`] serves them at `/metrics`).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.config.metrics = on;
+        self
+    }
     /// Shared state reachable in handlers through [`crate::State<T>`].
     pub fn state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
         self.state.insert(state);
@@ -515,7 +529,9 @@ impl SocketIoBuilder {
             max_attachments: self.config.max_attachments,
             max_depth: self.config.max_depth,
         };
+        let traffic = self.config.metrics.then(Arc::default);
         let inner = Arc::new(IoInner {
+            traffic,
             config: self.config,
             limits,
             namespaces: RwLock::default(),
@@ -863,6 +879,13 @@ impl SocketIo {
     /// The Socket.IO layer's counters: refusals, failures, drops.
     pub fn stats(&self) -> crate::Stats {
         self.inner.stats.snapshot()
+    }
+
+    /// The server's Prometheus metrics (see [`crate::Metrics`]): a handle that
+    /// renders them and serves them as a tower service. Per-message series
+    /// need [`SocketIoBuilder::metrics`]`(true)`.
+    pub fn metrics(&self) -> crate::Metrics {
+        crate::Metrics::new(&self.inner, &self.engine)
     }
 
     /// Number of open connections (Engine.IO sessions).

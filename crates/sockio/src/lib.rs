@@ -36,6 +36,7 @@ mod handshake;
 #[cfg(feature = "tower-sessions")]
 mod http_session;
 mod io;
+pub mod metrics;
 mod ns;
 mod operators;
 pub mod protocol;
@@ -60,6 +61,7 @@ pub use handshake::Handshake;
 #[cfg(feature = "tower-sessions")]
 pub use http_session::HttpSession;
 pub use io::{Parser, SioConfig, SocketIo, SocketIoBuilder};
+pub use metrics::Metrics;
 pub use ns::Namespace;
 pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use recovery::RecoveryConfig;

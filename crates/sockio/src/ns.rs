@@ -65,15 +65,22 @@ pub(crate) struct NsInner {
     /// Connection state recovery's in-memory store, when recovery is on.
     pub recovery: Option<Arc<crate::recovery::RecoveryLog>>,
     pub ack_ids: AtomicU64,
+    /// The server's per-message counters (a copy, so that sending needs no
+    /// upgrade of `io`), with `metrics(true)` only.
+    pub traffic: Option<Arc<crate::metrics::Traffic>>,
 }
 
 impl NsInner {
     pub(crate) fn new(name: &str, io: Weak<IoInner>, handlers: Arc<Handlers>) -> Arc<Self> {
-        let recovery = io
-            .upgrade()
+        let strong = io.upgrade();
+        let recovery = strong
+            .as_ref()
             .and_then(|io| io.config.recovery.clone())
             .map(|c| Arc::new(crate::recovery::RecoveryLog::new(c)));
+        let traffic = strong.as_ref().and_then(|io| io.traffic.clone());
+        drop(strong);
         let ns = Arc::new(NsInner {
+            traffic,
             recovery,
             name: name.into(),
             io: io.clone(),

@@ -390,7 +390,12 @@ impl Socket {
             self.0.conn.send_many(msgs.to_vec())
         };
         match r {
-            Ok(()) => true,
+            Ok(()) => {
+                if let Some(t) = &self.0.ns.traffic {
+                    t.sent(msgs);
+                }
+                true
+            }
             Err(SendError::Full) if volatile => {
                 if let Some(io) = self.0.ns.io.upgrade() {
                     crate::stats::Counters::bump(&io.stats.volatile_dropped);
@@ -708,6 +713,10 @@ impl Socket {
     pub(crate) fn confirm(&self, reply: &Packet) {
         let msgs = self.io_inner().encode(reply);
         let mut pending = self.0.pending.lock().unwrap();
+        if let Some(t) = &self.0.ns.traffic {
+            t.sent(&msgs);
+            pending.iter().for_each(|m| t.sent(m));
+        }
         let _ = self.0.conn.send_many(msgs.to_vec());
         for m in pending.drain(..) {
             let _ = self.0.conn.send_many(m);
@@ -761,6 +770,17 @@ impl Socket {
         };
         if prev == CONNECTED {
             tracing::debug!(sid = %self.0.id, ns = %self.0.ns.name, %reason, "socket disconnected");
+            if let Some(io) = self.0.ns.io.upgrade() {
+                match reason {
+                    DisconnectReason::ClientNamespaceDisconnect => {
+                        crate::stats::Counters::bump(&io.stats.namespace_disconnects_by_client)
+                    }
+                    DisconnectReason::ServerNamespaceDisconnect => {
+                        crate::stats::Counters::bump(&io.stats.namespace_disconnects_by_server)
+                    }
+                    DisconnectReason::Transport(_) => {}
+                }
+            }
         }
         match handler.filter(|_| prev == CONNECTED) {
             Some(h) => {
