@@ -327,6 +327,9 @@ impl SioHandler {
             Some(Value::String(s)) => s,
             _ => String::new(),
         };
+        if let Some(a) = &socket.0.ns.admin {
+            a.event_received(socket.namespace(), socket.id(), &event, &args);
+        }
         let Some(handler) = crate::ns::event_handler(&socket.0.ns.handlers, &self.io.all, &event)
         else {
             // As Node and python-socketio: no answer (the client's ack, if it
@@ -473,6 +476,9 @@ fn open_socket(
                     d
                 });
                 socket.confirm(&Packet::connect(&*socket.0.ns.name, data));
+                if let Some(a) = &socket.0.ns.admin {
+                    a.socket_connected(&socket);
+                }
                 let nsp = crate::util::wire_nsp(socket.namespace());
                 for data in missed {
                     let packet = Packet {

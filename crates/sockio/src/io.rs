@@ -98,8 +98,10 @@ pub(crate) struct IoInner {
     pub http_sessions: Option<crate::http_session::HttpSessions>,
     /// What was refused, dropped or failed.
     pub stats: crate::stats::Counters,
-    /// Per-message counters, with `metrics(true)` only.
+    /// Per-message counters, with `metrics(true)` or the admin UI only.
     pub traffic: Option<Arc<crate::metrics::Traffic>>,
+    /// The admin UI's reports (development mode only).
+    pub admin: Option<Arc<crate::admin::AdminHooks>>,
     /// Connections that have not joined a namespace yet, oldest first.
     pub connect_deadlines: std::sync::Mutex<ConnectDeadlines>,
 }
@@ -263,6 +265,7 @@ pub struct SocketIoBuilder {
     state: http::Extensions,
     adapter: Box<dyn AdapterFactory>,
     errors: Vec<String>,
+    admin: Option<crate::admin::AdminUi>,
     #[cfg(feature = "tower-sessions")]
     http_sessions: Option<crate::http_session::HttpSessions>,
 }
@@ -275,6 +278,7 @@ impl SocketIoBuilder {
             state: http::Extensions::new(),
             adapter: Box::new(LocalAdapter),
             errors: Vec::new(),
+            admin: None,
             #[cfg(feature = "tower-sessions")]
             http_sessions: None,
         }
@@ -481,6 +485,17 @@ impl SocketIoBuilder {
         self.config.metrics = on;
         self
     }
+    /// Instruments the server for the Socket.IO admin UI (the
+    /// `@socket.io/admin-ui` page): its namespace, stats and actions. See
+    /// [`crate::admin`]. Turns on the per-message counters (its charts use
+    /// them).
+    pub fn admin_ui(mut self, options: crate::admin::AdminUi) -> Self {
+        if let Err(e) = options.check() {
+            self.errors.push(e);
+        }
+        self.admin = Some(options);
+        self
+    }
     /// Shared state reachable in handlers through [`crate::State<T>`].
     pub fn state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
         self.state.insert(state);
@@ -529,9 +544,15 @@ impl SocketIoBuilder {
             max_attachments: self.config.max_attachments,
             max_depth: self.config.max_depth,
         };
-        let traffic = self.config.metrics.then(Arc::default);
+        let traffic = (self.config.metrics || self.admin.is_some()).then(Arc::default);
+        let admin_hooks = self
+            .admin
+            .as_ref()
+            .filter(|a| a.verbose())
+            .map(|_| Arc::new(crate::admin::AdminHooks::new()));
         let inner = Arc::new(IoInner {
             traffic,
+            admin: admin_hooks.clone(),
             config: self.config,
             limits,
             namespaces: RwLock::default(),
@@ -549,6 +570,9 @@ impl SocketIoBuilder {
         *inner.engine.write().unwrap() = Some(Arc::downgrade(&engine));
         let io = SocketIo { inner, engine };
         io.of("/");
+        if let Some(admin) = self.admin {
+            crate::admin::install(&io, admin, admin_hooks);
+        }
         Ok(io)
     }
 }

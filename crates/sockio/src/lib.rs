@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod admin;
 mod class_ns;
 mod client;
 mod errors;

@@ -105,6 +105,12 @@ impl Traffic {
             .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
     }
 
+    /// Packets in, bytes in, packets out, bytes out (for the admin UI).
+    pub(crate) fn io_totals(&self) -> [u64; 4] {
+        let t = self.totals();
+        [t.packets_in, t.bytes_in, t.packets_out, t.bytes_out]
+    }
+
     fn totals(&self) -> TrafficTotals {
         let mut t = TrafficTotals::default();
         for s in &self.shards {

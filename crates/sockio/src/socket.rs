@@ -475,7 +475,11 @@ impl Socket {
         data: &T,
         ack_id: Option<u64>,
     ) -> Result<(), EmitError> {
-        self.send_packet(&event_packet(&self.0.ns.name, event, data, ack_id)?)
+        let packet = event_packet(&self.0.ns.name, event, data, ack_id)?;
+        if let Some(a) = &self.0.ns.admin {
+            a.event_sent(self.namespace(), self.id(), &packet);
+        }
+        self.send_packet(&packet)
     }
 
     /// Emits and waits for the client's acknowledgement (Node's
@@ -780,6 +784,9 @@ impl Socket {
                     }
                     DisconnectReason::Transport(_) => {}
                 }
+            }
+            if let Some(a) = &self.0.ns.admin {
+                a.socket_disconnected(self.namespace(), self.id(), reason.as_str());
             }
         }
         match handler.filter(|_| prev == CONNECTED) {
