@@ -201,7 +201,7 @@ async fn live_reports_of_sockets_rooms_and_events() {
     io.of("/chat").socket(&id).unwrap().join("lobby");
     let joined = loop {
         let j = a.recv_event("room_joined").await.unwrap();
-        if j.args[1] == Value::from("lobby") {
+        if j.args[1] == "lobby" {
             break j;
         }
     };
@@ -214,7 +214,7 @@ async fn live_reports_of_sockets_rooms_and_events() {
     assert_eq!(gone.args[2], Value::from("client namespace disconnect"));
     loop {
         let l = a.recv_event("room_left").await.unwrap();
-        if l.args[1] == Value::from("lobby") {
+        if l.args[1] == "lobby" {
             break;
         }
     }
