@@ -131,6 +131,7 @@ P_MSGPACK=$(next_port); PORTS+=("$P_MSGPACK")
 P_ENGINE=$(next_port); PORTS+=("$P_ENGINE")
 P_CONF=$(next_port); PORTS+=("$P_CONF")
 P_REC=$(next_port); PORTS+=("$P_REC")
+P_ADMIN=$(next_port); PORTS+=("$P_ADMIN")
 
 SERVERS_OK=1
 if [ "$REFERENCE" = 1 ]; then
@@ -142,7 +143,7 @@ else
   log "cargo build (debug)"
   cd "$ROOT" || exit 1
   BUILD_OK=1
-  cargo build -p sockio --example interop --example conformance 2>&1 | tail -n 30 || BUILD_OK=0
+  cargo build -p sockio --example interop --example conformance --example admin_ui 2>&1 | tail -n 30 || BUILD_OK=0
   cargo build -p sockio-engine --example echo 2>&1 | tail -n 30 || BUILD_OK=0
   cd "$INTEROP" || exit 1
   BIN="$ROOT/target/debug/examples"
@@ -162,6 +163,12 @@ else
   else
     echo "missing $BIN/echo" >&2; SERVERS_OK=0
   fi
+  HAVE_ADMIN=0
+  if [ "$BUILD_OK" = 1 ] && [ -x "$BIN/admin_ui" ]; then
+    # The admin UI's static build comes from its npm package (npm ci above).
+    start admin_ui "$P_ADMIN" env ADMIN_PASSWORD=interop-admin "$BIN/admin_ui" --port "$P_ADMIN" \
+      --ui-dir "$INTEROP/node_modules/@socket.io/admin-ui/ui/dist" && HAVE_ADMIN=1
+  fi
   HAVE_CONF=0
   if [ "$BUILD_OK" = 0 ]; then
     :
@@ -177,6 +184,7 @@ export SOCKIO_URL="http://127.0.0.1:$P_MAIN"
 export SOCKIO_MSGPACK_URL="http://127.0.0.1:$P_MSGPACK"
 export SOCKIO_ENGINE_URL="http://127.0.0.1:$P_ENGINE"
 export SOCKIO_RECOVERY_URL="http://127.0.0.1:$P_REC"
+export SOCKIO_ADMIN_URL="http://127.0.0.1:$P_ADMIN"
 export INTEROP_RESULTS_DIR="$RESULTS"
 
 TOTAL_PASS=0
@@ -216,6 +224,9 @@ if [ "$SERVERS_OK" = 1 ]; then
   run_suite node-legacy $NODE node/legacy.test.js
   if [ "$QUICK" = 0 ]; then
     run_suite browser-legacy $NODE node/browser.test.js
+    if [ "${HAVE_ADMIN:-0}" = 1 ]; then
+      ADMIN_PASSWORD=interop-admin run_suite admin-ui $NODE node/admin-ui.test.js
+    fi
   else
     echo "(--quick: browser suite skipped)"
   fi

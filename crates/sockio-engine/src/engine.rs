@@ -163,6 +163,18 @@ impl<H: EngineHandler> Engine<H> {
         shard.get(&sid).cloned()
     }
 
+    /// Calls `f` with each session of the table that is not closed (for a
+    /// metrics scrape or an admin view: it takes each shard's read lock in
+    /// turn, so `f` must be quick and must not open or close sessions).
+    pub fn for_each_session(&self, mut f: impl FnMut(&Arc<Socket<H::Data>>)) {
+        for shard in self.shards.iter() {
+            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+            for s in shard.values().filter(|s| !s.is_closed()) {
+                f(s);
+            }
+        }
+    }
+
     /// Closes every session with `reason` and waits until each one's
     /// `on_close` has run (graceful shutdown).
     pub async fn close_all(&self, reason: DisconnectReason) {

@@ -114,6 +114,9 @@ impl EngineHandler for SioHandler {
         // No span entered here, per message: the connection's span costs an
         // enter and an exit (and a `log` record check when tracing's `log`
         // feature is on); the debug events below name the connection.
+        if let Some(t) = &self.io.traffic {
+            t.received(msg.len());
+        }
         if let Err(e) = self.decode_and_dispatch(conn, msg) {
             tracing::debug!(sid = conn.id().as_str(), "invalid packet: {e}");
             crate::stats::Counters::bump(&self.io.stats.packets_invalid);
@@ -351,6 +354,9 @@ impl SioHandler {
             Some(Value::String(s)) => s,
             _ => String::new(),
         };
+        if let Some(a) = &socket.0.ns.admin {
+            a.event_received(socket.namespace(), socket.id(), &event, &args);
+        }
         let Some(handler) = crate::ns::event_handler(&socket.0.ns.handlers, &self.io.all, &event)
         else {
             // As Node and python-socketio: no answer (the client's ack, if it
@@ -369,6 +375,7 @@ impl SioHandler {
             ack_id,
             ack_claim: None,
             for_error_handler: false,
+            started: self.io.traffic.as_ref().map(|_| std::time::Instant::now()),
         };
         let started = handler(&mut ctx, done);
         let job: crate::handler::BoxFuture<()> = match started {
@@ -494,6 +501,9 @@ fn open_socket(
                     d
                 });
                 socket.confirm(&Packet::connect(&*socket.0.ns.name, data));
+                if let Some(a) = &socket.0.ns.admin {
+                    a.socket_connected(&socket);
+                }
                 let nsp = crate::util::wire_nsp(socket.namespace());
                 for data in missed {
                     let packet = Packet {
@@ -536,6 +546,9 @@ impl Completion {
         self,
         result: Result<Vec<Value>, HandlerErrorKind>,
     ) -> Option<crate::handler::BoxFuture<()>> {
+        if let (Some(t), Some(started)) = (&self.socket.0.ns.traffic, self.started) {
+            t.handler_ran(started.elapsed());
+        }
         match result {
             Ok(args) => {
                 // A handler that took the AckSender answers through it.
@@ -586,6 +599,7 @@ impl Completion {
             ack_id,
             ack_claim: None,
             for_error_handler: true,
+            started: None,
         };
         let msg = err.message();
         ctx.error = Some(err);

@@ -307,6 +307,8 @@ pub(crate) struct Completion {
     pub ack_claim: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// This completes an error handler (whose failure is only logged).
     pub for_error_handler: bool,
+    /// When the event arrived, if handler latency is measured (`metrics(true)`).
+    pub started: Option<std::time::Instant>,
 }
 /// A stored connect handler or middleware.
 pub(crate) type ErasedConnect =

@@ -59,6 +59,10 @@ pub struct SioConfig {
     pub max_attachments: usize,
     /// Deepest JSON nesting accepted (default 64).
     pub max_depth: usize,
+    /// Per-message metrics (default false): packets and bytes in and out
+    /// and the event handler latency histogram, in [`crate::Metrics`]. The
+    /// other series of [`crate::SocketIo::metrics`] are there either way.
+    pub metrics: bool,
 }
 
 impl Default for SioConfig {
@@ -74,6 +78,7 @@ impl Default for SioConfig {
             parser: Parser::Json,
             max_attachments: 10,
             max_depth: 64,
+            metrics: false,
         }
     }
 }
@@ -93,6 +98,10 @@ pub(crate) struct IoInner {
     pub http_sessions: Option<crate::http_session::HttpSessions>,
     /// What was refused, dropped or failed.
     pub stats: crate::stats::Counters,
+    /// Per-message counters, with `metrics(true)` or the admin UI only.
+    pub traffic: Option<Arc<crate::metrics::Traffic>>,
+    /// The admin UI's reports (development mode only).
+    pub admin: Option<Arc<crate::admin::AdminHooks>>,
     /// Connections that have not joined a namespace yet, oldest first.
     pub connect_deadlines: std::sync::Mutex<ConnectDeadlines>,
 }
@@ -265,6 +274,7 @@ pub struct SocketIoBuilder {
     state: http::Extensions,
     adapter: Box<dyn AdapterFactory>,
     errors: Vec<String>,
+    admin: Option<crate::admin::AdminUi>,
     #[cfg(feature = "tower-sessions")]
     http_sessions: Option<crate::http_session::HttpSessions>,
 }
@@ -277,6 +287,7 @@ impl SocketIoBuilder {
             state: http::Extensions::new(),
             adapter: Box::new(LocalAdapter),
             errors: Vec::new(),
+            admin: None,
             #[cfg(feature = "tower-sessions")]
             http_sessions: None,
         }
@@ -476,6 +487,24 @@ impl SocketIoBuilder {
         self.config.max_depth = n;
         self
     }
+    /// See [`SioConfig::metrics`]: also counts every message in and out and
+    /// times every event handler, for [`SocketIo::metrics`] (and
+    /// [`crate::serve`] serves them at `/metrics`).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.config.metrics = on;
+        self
+    }
+    /// Instruments the server for the Socket.IO admin UI (the
+    /// `@socket.io/admin-ui` page): its namespace, stats and actions. See
+    /// [`crate::admin`]. Turns on the per-message counters (its charts use
+    /// them).
+    pub fn admin_ui(mut self, options: crate::admin::AdminUi) -> Self {
+        if let Err(e) = options.check() {
+            self.errors.push(e);
+        }
+        self.admin = Some(options);
+        self
+    }
     /// Shared state reachable in handlers through [`crate::State<T>`].
     pub fn state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
         self.state.insert(state);
@@ -524,7 +553,15 @@ impl SocketIoBuilder {
             max_attachments: self.config.max_attachments,
             max_depth: self.config.max_depth,
         };
+        let traffic = (self.config.metrics || self.admin.is_some()).then(Arc::default);
+        let admin_hooks = self
+            .admin
+            .as_ref()
+            .filter(|a| a.verbose())
+            .map(|_| Arc::new(crate::admin::AdminHooks::new()));
         let inner = Arc::new(IoInner {
+            traffic,
+            admin: admin_hooks.clone(),
             config: self.config,
             limits,
             namespaces: RwLock::default(),
@@ -542,6 +579,9 @@ impl SocketIoBuilder {
         *inner.engine.write().unwrap() = Some(Arc::downgrade(&engine));
         let io = SocketIo { inner, engine };
         io.of("/");
+        if let Some(admin) = self.admin {
+            crate::admin::install(&io, admin, admin_hooks);
+        }
         Ok(io)
     }
 }
@@ -872,6 +912,13 @@ impl SocketIo {
     /// The Socket.IO layer's counters: refusals, failures, drops.
     pub fn stats(&self) -> crate::Stats {
         self.inner.stats.snapshot()
+    }
+
+    /// The server's Prometheus metrics (see [`crate::Metrics`]): a handle that
+    /// renders them and serves them as a tower service. Per-message series
+    /// need [`SocketIoBuilder::metrics`]`(true)`.
+    pub fn metrics(&self) -> crate::Metrics {
+        crate::Metrics::new(&self.inner, &self.engine)
     }
 
     /// Number of open connections (Engine.IO sessions).

@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod admin;
 mod class_ns;
 mod client;
 mod errors;
@@ -36,6 +37,7 @@ mod handshake;
 #[cfg(feature = "tower-sessions")]
 mod http_session;
 mod io;
+pub mod metrics;
 mod ns;
 mod operators;
 pub mod protocol;
@@ -60,6 +62,7 @@ pub use handshake::Handshake;
 #[cfg(feature = "tower-sessions")]
 pub use http_session::HttpSession;
 pub use io::{Parser, SioConfig, SocketIo, SocketIoBuilder};
+pub use metrics::Metrics;
 pub use ns::Namespace;
 pub use operators::{BroadcastAcks, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use recovery::RecoveryConfig;

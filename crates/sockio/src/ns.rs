@@ -65,15 +65,26 @@ pub(crate) struct NsInner {
     /// Connection state recovery's in-memory store, when recovery is on.
     pub recovery: Option<Arc<crate::recovery::RecoveryLog>>,
     pub ack_ids: AtomicU64,
+    /// The server's per-message counters (a copy, so that sending needs no
+    /// upgrade of `io`), with `metrics(true)` only.
+    pub traffic: Option<Arc<crate::metrics::Traffic>>,
+    /// The admin UI's reports, in its development mode only.
+    pub admin: Option<Arc<crate::admin::AdminHooks>>,
 }
 
 impl NsInner {
     pub(crate) fn new(name: &str, io: Weak<IoInner>, handlers: Arc<Handlers>) -> Arc<Self> {
-        let recovery = io
-            .upgrade()
+        let strong = io.upgrade();
+        let recovery = strong
+            .as_ref()
             .and_then(|io| io.config.recovery.clone())
             .map(|c| Arc::new(crate::recovery::RecoveryLog::new(c)));
+        let traffic = strong.as_ref().and_then(|io| io.traffic.clone());
+        let admin = strong.as_ref().and_then(|io| io.admin.clone());
+        drop(strong);
         let ns = Arc::new(NsInner {
+            traffic,
+            admin,
             recovery,
             name: name.into(),
             io: io.clone(),
@@ -121,15 +132,23 @@ impl NsInner {
             .entry(room.clone())
             .or_default()
             .insert(s.id().clone(), s.clone());
+        if let Some(a) = &self.admin {
+            a.room_joined(&self.name, room, s.id());
+        }
     }
 
     pub(crate) fn remove_from_room(&self, room: &Room, id: &SocketId) {
-        let mut rooms = self.rooms.write().unwrap();
-        if let Some(m) = rooms.get_mut(room) {
-            m.remove(id);
-            if m.is_empty() {
-                rooms.remove(room);
+        {
+            let mut rooms = self.rooms.write().unwrap();
+            if let Some(m) = rooms.get_mut(room) {
+                m.remove(id);
+                if m.is_empty() {
+                    rooms.remove(room);
+                }
             }
+        }
+        if let Some(a) = &self.admin {
+            a.room_left(&self.name, room, id);
         }
     }
 
@@ -461,7 +480,7 @@ impl Namespace {
         }
     }
 
-    fn operator(&self) -> BroadcastOperator {
+    pub(crate) fn operator(&self) -> BroadcastOperator {
         match &self.kind {
             NsKind::Static(ns) => BroadcastOperator::new(vec![ns.clone()], None),
             NsKind::Dynamic { io, id, .. } => {

@@ -22,7 +22,9 @@ use crate::SocketIo;
 /// in flight finish.
 ///
 /// Requests go, in this order, to: the Socket.IO endpoint (its path,
-/// `/socket.io/` by default); the routes of [`Serve::router`]; the files of
+/// `/socket.io/` by default); the Prometheus metrics at `/metrics` when the
+/// server was built with [`crate::SocketIoBuilder::metrics`]`(true)` (see
+/// [`Serve::metrics_path`]); the routes of [`Serve::router`]; the files of
 /// [`Serve::static_dir`] (the router's fallback: it replaces a fallback set
 /// on the router); else 404.
 ///
@@ -66,6 +68,8 @@ pub struct Serve {
     server: sockio_engine::Server,
     router: Option<axum::Router>,
     static_dir: Option<PathBuf>,
+    metrics_path: Option<String>,
+    mounts: Vec<(String, PathBuf)>,
 }
 
 impl std::fmt::Debug for Serve {
@@ -85,6 +89,8 @@ impl Serve {
             server,
             router: None,
             static_dir: None,
+            metrics_path: None,
+            mounts: Vec::new(),
         }
     }
 
@@ -122,6 +128,24 @@ impl Serve {
         self
     }
 
+    /// Serves the Prometheus metrics ([`SocketIo::metrics`]) at `path`
+    /// (default `/metrics`, served when the server was built with
+    /// `metrics(true)`; setting a path serves them either way, without the
+    /// per-message series then). The router must not have a route at the
+    /// same path (axum refuses overlapping routes).
+    pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = Some(path.into());
+        self
+    }
+
+    /// Serves the files of `dir` under the URL prefix `path` (`index.html`
+    /// for the prefix itself), e.g. a built single-page app such as the
+    /// Socket.IO admin UI at `/admin-ui`.
+    pub fn mount_dir(mut self, path: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        self.mounts.push((path.into(), dir.into()));
+        self
+    }
+
     /// Stops on this future instead of Ctrl-C / SIGTERM.
     ///
     /// ```no_run
@@ -145,6 +169,40 @@ impl Serve {
     }
 }
 
+/// Serves `dir` under `prefix`: `prefix` redirects to `prefix/` (so that a
+/// page's relative links resolve under it), `prefix/...` are the files.
+pub(crate) fn mount_dir(app: axum::Router, prefix: &str, dir: PathBuf) -> axum::Router {
+    let prefix = format!("/{}", prefix.trim_matches('/'));
+    if prefix == "/" {
+        return app.fallback_service(tower_http::services::ServeDir::new(dir));
+    }
+    let strip = prefix.clone();
+    let files = tower::ServiceBuilder::new()
+        .map_request(move |mut req: http::Request<axum::body::Body>| {
+            let pq = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let rest = pq.strip_prefix(strip.as_str()).unwrap_or(pq);
+            if let Ok(uri) = rest.parse::<http::Uri>() {
+                *req.uri_mut() = uri;
+            }
+            req
+        })
+        .service(tower_http::services::ServeDir::new(dir));
+    let to = format!("{prefix}/");
+    app.route(
+        &prefix,
+        axum::routing::get(move || {
+            let to = to.clone();
+            async move { axum::response::Redirect::permanent(&to) }
+        }),
+    )
+    .route_service(&format!("{prefix}/"), files.clone())
+    .route_service(&format!("{prefix}/{{*path}}"), files)
+}
+
 impl IntoFuture for Serve {
     type Output = std::io::Result<()>;
     type IntoFuture = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
@@ -157,8 +215,18 @@ impl IntoFuture for Serve {
                 server,
                 router,
                 static_dir,
+                metrics_path,
+                mounts,
             } = self;
             let mut app = router.unwrap_or_default();
+            let metrics_path =
+                metrics_path.or_else(|| io.config().metrics.then(|| "/metrics".into()));
+            if let Some(path) = metrics_path {
+                app = app.route_service(&path, io.metrics());
+            }
+            for (path, dir) in mounts {
+                app = mount_dir(app, &path, dir);
+            }
             if let Some(dir) = static_dir {
                 app = app.fallback_service(tower_http::services::ServeDir::new(dir));
             }

@@ -386,12 +386,24 @@ impl Socket {
             DISCONNECTED => return false,
             _ => {}
         }
+        // Sizes taken before the messages move into the queue.
+        let tally = self
+            .0
+            .ns
+            .traffic
+            .as_ref()
+            .map(|t| (t, crate::metrics::tally(&msgs)));
         let r = match msgs {
             Encoded::One([m]) => self.0.conn.send(m),
             Encoded::Many(v) => self.0.conn.send_many(v),
         };
         match r {
-            Ok(()) => true,
+            Ok(()) => {
+                if let Some((t, (packets, bytes))) = tally {
+                    t.sent(packets, bytes);
+                }
+                true
+            }
             Err(SendError::Full) if volatile => {
                 if let Some(io) = self.0.ns.io.upgrade() {
                     crate::stats::Counters::bump(&io.stats.volatile_dropped);
@@ -471,7 +483,11 @@ impl Socket {
         data: &T,
         ack_id: Option<u64>,
     ) -> Result<(), EmitError> {
-        self.send_packet(&event_packet(&self.0.ns.name, event, data, ack_id)?)
+        let packet = event_packet(&self.0.ns.name, event, data, ack_id)?;
+        if let Some(a) = &self.0.ns.admin {
+            a.event_sent(self.namespace(), self.id(), &packet);
+        }
+        self.send_packet(&packet)
     }
 
     /// Emits and waits for the client's acknowledgement (Node's
@@ -709,6 +725,12 @@ impl Socket {
     pub(crate) fn confirm(&self, reply: &Packet) {
         let msgs = self.io_inner().encode(reply);
         let mut pending = self.0.pending.lock().unwrap();
+        if let Some(t) = &self.0.ns.traffic {
+            for m in std::iter::once(&*msgs).chain(pending.iter().map(|m| &m[..])) {
+                let (packets, bytes) = crate::metrics::tally(m);
+                t.sent(packets, bytes);
+            }
+        }
         let _ = self.0.conn.send_many(msgs.to_vec());
         for m in pending.drain(..) {
             let _ = self.0.conn.send_many(m);
@@ -762,6 +784,20 @@ impl Socket {
         };
         if prev == CONNECTED {
             tracing::debug!(sid = %self.0.id, ns = %self.0.ns.name, %reason, "socket disconnected");
+            if let Some(io) = self.0.ns.io.upgrade() {
+                match reason {
+                    DisconnectReason::ClientNamespaceDisconnect => {
+                        crate::stats::Counters::bump(&io.stats.namespace_disconnects_by_client)
+                    }
+                    DisconnectReason::ServerNamespaceDisconnect => {
+                        crate::stats::Counters::bump(&io.stats.namespace_disconnects_by_server)
+                    }
+                    DisconnectReason::Transport(_) => {}
+                }
+            }
+            if let Some(a) = &self.0.ns.admin {
+                a.socket_disconnected(self.namespace(), self.id(), reason.as_str());
+            }
         }
         match handler.filter(|_| prev == CONNECTED) {
             Some(h) => {

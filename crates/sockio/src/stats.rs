@@ -64,6 +64,12 @@ counters! {
     volatile_dropped,
     /// Connections closed because their send queue was full ("send queue full").
     send_queue_full,
+    /// Sockets that left their namespace at the client's request ("client
+    /// namespace disconnect").
+    namespace_disconnects_by_client,
+    /// Sockets the server disconnected from their namespace ("server
+    /// namespace disconnect").
+    namespace_disconnects_by_server,
 }
 
 impl Counters {

@@ -1,0 +1,531 @@
+//! Prometheus metrics: [`Metrics`], read with [`crate::SocketIo::metrics`].
+//!
+//! Most series are read at scrape time from what the server keeps anyway
+//! (the engine's and the Socket.IO layer's counters, the session table, the
+//! namespaces' socket and room tables): they cost the hot path nothing.
+//! Per-message series (packets and bytes in and out, the event handler
+//! latency histogram) exist only when the server was built with
+//! [`crate::SocketIoBuilder::metrics`]`(true)`: they are relaxed atomics in
+//! per-thread shards, and cost a server without them one predictable branch.
+//!
+//! The text is made by the `prometheus-client` crate (Prometheus text format
+//! 0.0.4).
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use sockio_engine::{DisconnectReason as EngineReason, Engine, RefusalReason, TransportKind};
+
+use crate::client::SioHandler;
+use crate::io::IoInner;
+
+/// Upper bounds (seconds) of the event handler latency histogram's buckets.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+];
+
+const SHARDS: usize = 8;
+
+/// One thread's share of the per-message counters (its own cache lines).
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard {
+    packets_in: AtomicU64,
+    bytes_in: AtomicU64,
+    packets_out: AtomicU64,
+    bytes_out: AtomicU64,
+    /// Handler runs per bucket (not cumulative), the last one is +Inf.
+    latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    latency_sum_ns: AtomicU64,
+}
+
+/// The per-message counters, present only with `metrics(true)`.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    shards: [Shard; SHARDS],
+}
+
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    INDEX.with(|i| {
+        let mut v = i.get();
+        if v == usize::MAX {
+            v = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            i.set(v);
+        }
+        v
+    })
+}
+
+impl Traffic {
+    fn shard(&self) -> &Shard {
+        &self.shards[shard_index()]
+    }
+
+    /// One Engine.IO message received (`bytes` of content).
+    #[inline]
+    pub(crate) fn received(&self, bytes: usize) {
+        let s = self.shard();
+        s.packets_in.fetch_add(1, Ordering::Relaxed);
+        s.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Engine.IO messages queued to a client.
+    #[inline]
+    pub(crate) fn sent(&self, packets: usize, bytes: usize) {
+        let s = self.shard();
+        s.packets_out.fetch_add(packets as u64, Ordering::Relaxed);
+        s.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// An event handler ran for `d` (until its result was ready).
+    #[inline]
+    pub(crate) fn handler_ran(&self, d: Duration) {
+        let s = self.shard();
+        let secs = d.as_secs_f64();
+        let i = LATENCY_BUCKETS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        s.latency[i].fetch_add(1, Ordering::Relaxed);
+        s.latency_sum_ns
+            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+
+    /// Packets in, bytes in, packets out, bytes out (for the admin UI).
+    pub(crate) fn io_totals(&self) -> [u64; 4] {
+        let t = self.totals();
+        [t.packets_in, t.bytes_in, t.packets_out, t.bytes_out]
+    }
+
+    fn totals(&self) -> TrafficTotals {
+        let mut t = TrafficTotals::default();
+        for s in &self.shards {
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            t.packets_in += load(&s.packets_in);
+            t.bytes_in += load(&s.bytes_in);
+            t.packets_out += load(&s.packets_out);
+            t.bytes_out += load(&s.bytes_out);
+            for (sum, c) in t.latency.iter_mut().zip(&s.latency) {
+                *sum += load(c);
+            }
+            t.latency_sum_ns += load(&s.latency_sum_ns);
+        }
+        t
+    }
+}
+
+#[derive(Default)]
+struct TrafficTotals {
+    packets_in: u64,
+    bytes_in: u64,
+    packets_out: u64,
+    bytes_out: u64,
+    latency: [u64; LATENCY_BUCKETS.len() + 1],
+    latency_sum_ns: u64,
+}
+
+/// The server's metrics in the Prometheus text format, from
+/// [`crate::SocketIo::metrics`]. Cheap to clone.
+///
+/// Mount it in axum (it is a tower `Service` answering any request with
+/// the text), or let [`crate::serve`] serve it at `/metrics`:
+///
+/// ```
+/// let io = sockio::SocketIo::builder().metrics(true).build().unwrap();
+/// let app: axum::Router = axum::Router::new()
+///     .route_service("/metrics", io.metrics())
+///     .layer(io.layer());
+/// # drop(app);
+/// let text = io.metrics().render();
+/// assert!(text.contains("sockio_sockets{namespace=\"/\"} 0"));
+/// ```
+///
+/// Series (all prefixed `sockio_`): `connections{transport}` (open
+/// Engine.IO connections), `sockets{namespace}`, `rooms{namespace}` (rooms
+/// with a member, sockets' own rooms left out), `connections_opened_total`,
+/// `upgrades_total`, `upgrades_failed_total`, `requests_refused_total{reason}`
+/// (the engine's refusals), `connects_refused_total{reason}` (CONNECTs to a
+/// namespace refused), `disconnects_total{reason}` (socket.io's reason
+/// strings: connections closed by the engine, and sockets leaving a
+/// namespace), `acks_timed_out_total` and the Socket.IO layer's other
+/// counters ([`crate::Stats`]); with `metrics(true)`, also
+/// `packets_received_total`, `bytes_received_total`, `packets_sent_total`,
+/// `bytes_sent_total` (Engine.IO messages and their content bytes) and the
+/// `event_handler_duration_seconds` histogram.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// The Content-Type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+impl Metrics {
+    pub(crate) fn new(io: &Arc<IoInner>, engine: &Arc<Engine<SioHandler>>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(SockioCollector::new(io, engine)));
+        Metrics {
+            registry: Arc::new(registry),
+        }
+    }
+
+    /// Adds the server's series to an application's own registry (so one
+    /// endpoint serves both). The collector holds the server weakly.
+    pub fn register(io: &crate::SocketIo, registry: &mut Registry) {
+        registry.register_collector(Box::new(SockioCollector::new(&io.inner, &io.engine)));
+    }
+
+    /// The metrics now, in the Prometheus text format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// The HTTP response of a scrape.
+    pub fn response(&self) -> http::Response<String> {
+        let mut res = http::Response::new(self.render());
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(CONTENT_TYPE),
+        );
+        res
+    }
+}
+
+impl<B> tower_service::Service<http::Request<B>> for Metrics {
+    type Response = http::Response<String>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<B>) -> Self::Future {
+        std::future::ready(Ok(self.response()))
+    }
+}
+
+/// Reads the server at scrape time.
+struct SockioCollector {
+    io: Weak<IoInner>,
+    engine: Weak<Engine<SioHandler>>,
+}
+
+impl std::fmt::Debug for SockioCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SockioCollector").finish_non_exhaustive()
+    }
+}
+
+impl SockioCollector {
+    fn new(io: &Arc<IoInner>, engine: &Arc<Engine<SioHandler>>) -> Self {
+        SockioCollector {
+            io: Arc::downgrade(io),
+            engine: Arc::downgrade(engine),
+        }
+    }
+}
+
+/// The reason strings of the engine's closes, as socket.io names them.
+const ENGINE_CLOSES: [EngineReason; 9] = [
+    EngineReason::TransportClose,
+    EngineReason::TransportError,
+    EngineReason::PingTimeout,
+    EngineReason::ParseError,
+    EngineReason::PayloadTooLarge,
+    EngineReason::ProtocolViolation,
+    EngineReason::SlowConsumer,
+    EngineReason::ServerClose,
+    EngineReason::ServerShutdown,
+];
+
+fn counter(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    m.encode_counter::<NoLabelSet, _, u64>(&value, None)
+}
+
+/// A labelled family: `(label value, value)` pairs under one label name.
+fn family<'a>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    label: &'static str,
+    values: impl IntoIterator<Item = (&'a str, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut m = enc.encode_descriptor(name, help, None, kind)?;
+    for (l, v) in values {
+        let labels = [(label, l)];
+        let mut f = m.encode_family(&labels)?;
+        match kind {
+            MetricType::Counter => f.encode_counter::<NoLabelSet, _, u64>(&v, None)?,
+            _ => f.encode_gauge(&(v as i64))?,
+        }
+    }
+    Ok(())
+}
+
+impl Collector for SockioCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (Some(io), Some(engine)) = (self.io.upgrade(), self.engine.upgrade()) else {
+            return Ok(());
+        };
+        let e = &mut enc;
+
+        // Open connections by transport (one pass over the session table).
+        let (mut polling, mut websocket) = (0u64, 0u64);
+        engine.for_each_session(|s| match s.transport() {
+            TransportKind::Polling => polling += 1,
+            TransportKind::WebSocket => websocket += 1,
+        });
+        family(
+            e,
+            "sockio_connections",
+            "Open Engine.IO connections by transport",
+            MetricType::Gauge,
+            "transport",
+            [("polling", polling), ("websocket", websocket)],
+        )?;
+
+        // Sockets and rooms per namespace.
+        let namespaces: Vec<_> = io.namespaces.read().unwrap().values().cloned().collect();
+        let mut per_ns: Vec<(Arc<str>, u64, u64)> = namespaces
+            .iter()
+            .map(|ns| {
+                let sockets = ns.sockets.read().unwrap();
+                let rooms = ns.rooms.read().unwrap();
+                let named = rooms
+                    .keys()
+                    .filter(|r| !sockets.contains_key(&***r))
+                    .count();
+                (ns.name.clone(), sockets.len() as u64, named as u64)
+            })
+            .collect();
+        per_ns.sort_by(|a, b| a.0.cmp(&b.0));
+        family(
+            e,
+            "sockio_sockets",
+            "Sockets connected to each namespace (this node)",
+            MetricType::Gauge,
+            "namespace",
+            per_ns.iter().map(|(n, s, _)| (&**n, *s)),
+        )?;
+        family(
+            e,
+            "sockio_rooms",
+            "Rooms with a member in each namespace (sockets' own rooms left out)",
+            MetricType::Gauge,
+            "namespace",
+            per_ns.iter().map(|(n, _, r)| (&**n, *r)),
+        )?;
+
+        // The engine's counters.
+        let es = engine.stats();
+        counter(
+            e,
+            "sockio_connections_opened",
+            "Engine.IO connections opened (handshakes accepted)",
+            es.sessions_opened,
+        )?;
+        counter(
+            e,
+            "sockio_upgrades",
+            "Polling connections upgraded to WebSocket",
+            es.upgrades,
+        )?;
+        counter(
+            e,
+            "sockio_upgrades_failed",
+            "Upgrades to WebSocket that did not complete",
+            es.upgrades_failed,
+        )?;
+        counter(
+            e,
+            "sockio_payloads_too_large",
+            "Polling bodies or WebSocket messages over max_payload",
+            es.payloads_too_large,
+        )?;
+        counter(
+            e,
+            "sockio_parse_errors",
+            "Invalid Engine.IO packets or payloads",
+            es.parse_errors,
+        )?;
+        counter(
+            e,
+            "sockio_body_timeouts",
+            "Polling POST bodies not received within request_body_timeout",
+            es.body_timeouts,
+        )?;
+        family(
+            e,
+            "sockio_requests_refused",
+            "HTTP requests the engine refused, by reason",
+            MetricType::Counter,
+            "reason",
+            RefusalReason::ALL.map(|r| (r.name(), es.refused(r))),
+        )?;
+
+        // The Socket.IO layer's counters.
+        let st = io.stats.snapshot();
+        family(
+            e,
+            "sockio_connects_refused",
+            "CONNECTs to a namespace refused, by reason",
+            MetricType::Counter,
+            "reason",
+            [
+                ("invalid_namespace", st.connect_refused_invalid_namespace),
+                ("by_handler", st.connect_refused_by_handler),
+                (
+                    "too_many_namespaces",
+                    st.connect_refused_too_many_namespaces,
+                ),
+            ],
+        )?;
+        let mut reasons: Vec<(&str, u64)> = ENGINE_CLOSES
+            .iter()
+            .map(|r| (r.as_str(), es.closed(*r)))
+            .collect();
+        reasons.push((
+            crate::DisconnectReason::ClientNamespaceDisconnect.as_str(),
+            st.namespace_disconnects_by_client,
+        ));
+        reasons.push((
+            crate::DisconnectReason::ServerNamespaceDisconnect.as_str(),
+            st.namespace_disconnects_by_server,
+        ));
+        family(
+            e,
+            "sockio_disconnects",
+            "Connections closed (engine reasons) and sockets that left a namespace, by socket.io's reason",
+            MetricType::Counter,
+            "reason",
+            reasons,
+        )?;
+        for (name, value) in st.iter() {
+            if name.starts_with("connect_refused_") || name.starts_with("namespace_disconnects_") {
+                continue;
+            }
+            let help = STAT_HELP
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(name, |(_, h)| h);
+            counter(e, &format!("sockio_{name}"), help, value)?;
+        }
+
+        // Per-message series, when switched on.
+        if let Some(t) = &io.traffic {
+            let t = t.totals();
+            counter(
+                e,
+                "sockio_packets_received",
+                "Engine.IO messages received (attachments count one each)",
+                t.packets_in,
+            )?;
+            counter(
+                e,
+                "sockio_bytes_received",
+                "Content bytes of the messages received",
+                t.bytes_in,
+            )?;
+            counter(
+                e,
+                "sockio_packets_sent",
+                "Engine.IO messages queued to clients (one per receiver of a broadcast)",
+                t.packets_out,
+            )?;
+            counter(
+                e,
+                "sockio_bytes_sent",
+                "Content bytes of the messages queued to clients",
+                t.bytes_out,
+            )?;
+            // The encoders take each bucket's own count and add them up.
+            let buckets: Vec<(f64, u64)> = t
+                .latency
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (LATENCY_BUCKETS.get(i).copied().unwrap_or(f64::INFINITY), *n))
+                .collect();
+            let count = buckets.iter().map(|(_, n)| n).sum();
+            let mut m = e.encode_descriptor(
+                "sockio_event_handler_duration_seconds",
+                "Time from an event's arrival to its handler's result",
+                None,
+                MetricType::Histogram,
+            )?;
+            m.encode_histogram::<NoLabelSet>(t.latency_sum_ns as f64 / 1e9, count, &buckets, None)?;
+        }
+        Ok(())
+    }
+}
+
+/// Help texts of the [`crate::Stats`] counters.
+const STAT_HELP: [(&str, &str); 10] = [
+    (
+        "packets_invalid",
+        "Socket.IO packets that did not decode (connection closed)",
+    ),
+    (
+        "packets_out_of_order",
+        "Packets in a state the protocol forbids (connection closed)",
+    ),
+    ("events_unhandled", "Events with no handler (ignored)"),
+    (
+        "handler_failures",
+        "Event handlers that failed (bad arguments, an error returned, a panic)",
+    ),
+    ("handler_panics", "Event handlers that panicked"),
+    (
+        "acks_timed_out",
+        "Emits with an ack whose answer did not come in time",
+    ),
+    (
+        "acks_refused_too_many",
+        "Emits with an ack refused past max_pending_acks",
+    ),
+    (
+        "reads_paused",
+        "Times a connection's reading was paused at max_in_flight_events",
+    ),
+    (
+        "volatile_dropped",
+        "Volatile packets dropped for a full send queue",
+    ),
+    (
+        "send_queue_full",
+        "Connections closed because their send queue was full",
+    ),
+];
+
+/// The messages and bytes of an encoded packet, as [`Traffic::sent`] counts them.
+pub(crate) fn tally(msgs: &[sockio_engine::Message]) -> (usize, usize) {
+    (msgs.len(), msgs.iter().map(|m| m.len()).sum())
+}
