@@ -5,7 +5,7 @@
 #   bench/run.sh              full run: build everything, 3 interleaved runs per peer
 #   bench/run.sh --smoke      ~2 s per scenario on whatever peers are built; exits
 #                             non-zero on tool failure (not on slow numbers) — for CI
-# Options: --runs N, --peers "sockio socketioxide node python rawws sockio-chat",
+# Options: --runs N, --peers "sockio sockio-metrics sockio-recovery socketioxide node python rawws sockio-chat",
 #          --scenarios "echo broadcast broadcast-rate idle idle-50k echo-polling chat",
 #          --duration S, --warmup S, --no-build, --out FILE, --strict (any peer
 #          failure fails the run)
@@ -22,7 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 SMOKE=0; RUNS=3; BUILD=1; STRICT=0; SCEN_SET=0
-PEERS="sockio socketioxide node python rawws sockio-chat"
+PEERS="sockio sockio-metrics sockio-recovery socketioxide node python rawws sockio-chat"
 SCENARIOS="echo broadcast broadcast-rate idle idle-50k echo-polling chat"
 DURATION=10; WARMUP=3; OUT="$ROOT/BENCHMARKS.md"; OUT_SET=0
 while [ $# -gt 0 ]; do
@@ -104,6 +104,9 @@ fi
 peer_cmd() {  # prints the command line of a peer, or nothing if it is not available
   case "$1" in
     sockio) [ -f "$ROOT/crates/sockio/examples/bench_peer.rs" ] && [ -x "$SOCKIO" ] && echo "$SOCKIO" ;;
+    # bench_peer with a feature that costs on the hot path turned on (echo and broadcast only)
+    sockio-metrics) [ -x "$SOCKIO" ] && echo "env METRICS=1 $SOCKIO" ;;
+    sockio-recovery) [ -x "$SOCKIO" ] && echo "env RECOVERY=1 $SOCKIO" ;;
     socketioxide) [ -x "$SX" ] && echo "$SX" ;;
     node) [ -d "$ROOT/bench/peers/node/node_modules/socket.io" ] && command -v node >/dev/null \
             && echo "node $ROOT/bench/peers/node/server.js" ;;
@@ -175,6 +178,8 @@ for run in $(seq "$RUNS"); do
       if [ "$sc" = idle-50k ] && [[ " $IDLE50K_PEERS " != *" $p "* ]]; then continue; fi
       if [ "$sc" = chat ] && [ "$p" != sockio ] && [ "$p" != sockio-chat ]; then continue; fi
       if [ "$sc" != chat ] && [ "$p" = sockio-chat ]; then continue; fi
+      case "$p:$sc" in sockio-metrics:echo|sockio-metrics:broadcast|sockio-recovery:echo|sockio-recovery:broadcast) ;;
+        sockio-metrics:*|sockio-recovery:*) continue ;; esac
       PORT=$((PORT + 1)); TOTAL=$((TOTAL + 1))
       slog="$RESULTS/$sc-$p-$run.server.log"; glog="$RESULTS/$sc-$p-$run.loadgen.log"
       log "run $run/$RUNS  $sc  on $p  (port $PORT)"

@@ -27,6 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {
             builder = builder.engine_options(|e| e.websocket_read_buffer(n));
         }
+        // The features whose cost on the hot path is benchmarked (bench/run.sh
+        // peers sockio-metrics and sockio-recovery).
+        if std::env::var_os("METRICS").is_some() {
+            builder = builder.metrics(true);
+        }
+        if std::env::var_os("RECOVERY").is_some() {
+            builder = builder.connection_state_recovery(sockio::RecoveryConfig::default());
+        }
         if let Ok(url) = std::env::var("REDIS_URL") {
             builder = builder.adapter(sockio_redis::RedisAdapter::new(&url).await?);
         }
