@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sockio::{Data, RecoveryConfig, Socket, SocketIo, Value};
-use sockio_redis::RedisStreamsAdapter;
+use sockio_redis::{RedisAdapter, RedisStreamsAdapter};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -84,8 +84,26 @@ async fn node(redis: &str, stream: &str, window: Duration) -> (SocketIo, SocketA
         .build()
         .await
         .unwrap();
-    let io = SocketIo::builder()
-        .adapter(adapter)
+    serve_node(SocketIo::builder().adapter(adapter), window).await
+}
+
+/// As [`node`] with the classic (pub/sub) adapter.
+async fn classic_node(redis: &str, key: &str) -> (SocketIo, SocketAddr) {
+    let adapter = RedisAdapter::builder(redis)
+        .key(key)
+        .request_timeout(Duration::from_secs(3))
+        .build()
+        .await
+        .unwrap();
+    serve_node(
+        SocketIo::builder().adapter(adapter),
+        Duration::from_secs(60),
+    )
+    .await
+}
+
+async fn serve_node(b: sockio::SocketIoBuilder, window: Duration) -> (SocketIo, SocketAddr) {
+    let io = b
         .connection_state_recovery(RecoveryConfig {
             max_disconnection_duration: window,
             ..RecoveryConfig::default()
@@ -187,7 +205,6 @@ impl Client {
         assert!(f.starts_with("42"), "{f}");
         let a = json(&f).as_array().unwrap().clone();
         let offset = a.last().and_then(Value::as_str).expect("an offset last");
-        assert!(is_stream_id(offset), "the offset is a stream entry id: {f}");
         self.offset = Some(offset.to_owned());
         a
     }
@@ -263,6 +280,8 @@ async fn a_client_recovers_on_another_node_with_its_id_rooms_data_and_missed_eve
     // from the other node, through the stream: the offset is the entry id
     b.to("room1").emit("news", "before").await.unwrap();
     assert_eq!(c.event().await[1], "before");
+    let offset = c.offset.as_deref().unwrap();
+    assert!(is_stream_id(offset), "the offset is a stream entry id: {offset}");
 
     let gone = drop_connection(c, &a, &redis).await;
     // sent from node B while the client is away
@@ -363,4 +382,59 @@ async fn no_recovery_after_the_window_or_for_an_unknown_session() {
     .await;
     assert_ne!(m.sid, gone.sid);
     assert_eq!(m.event().await[1], false);
+}
+
+/// The classic adapter keeps recovery per node (as Node's has none across
+/// nodes): every node records what its sockets get, the other nodes'
+/// broadcasts included, so a client that comes back to the node it left
+/// gets what they sent meanwhile; on another node it is a new socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_classic_adapter_recovers_on_the_same_node_with_other_nodes_events() {
+    let redis = RedisServer::start().await;
+    let (a, addr_a) = classic_node(&redis.url(), "t-classic-rec").await;
+    let (b, addr_b) = classic_node(&redis.url(), "t-classic-rec").await;
+
+    let mut c = Client::connect(addr_a, "").await;
+    c.event().await;
+    c.call(1, "join", r#","room1""#).await;
+    b.to("room1").emit("news", "before").await.unwrap();
+    assert_eq!(c.event().await[1], "before");
+    // the offset of a broadcast from B is one of A's log
+    let gone = Gone {
+        sid: c.sid.clone(),
+        pid: c.pid.clone(),
+        offset: c.offset.clone().unwrap(),
+    };
+    drop(c);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while a.of("/").socket(&gone.sid).is_some() {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A has no member of room1 now: the event is recorded all the same
+    b.to("room1").emit("news", "while away").await.unwrap();
+    // B's event reaches A (a marker to A's other client shows it arrived)
+    let mut w = Client::connect(addr_a, "").await;
+    w.event().await;
+    w.call(1, "join", r#","room1""#).await;
+    b.to("room1").emit("news", "marker").await.unwrap();
+    assert_eq!(w.event().await[1], "marker");
+
+    // on another node: a new socket
+    let mut elsewhere = Client::connect(addr_b, &gone.resume_auth()).await;
+    assert_ne!(elsewhere.sid, gone.sid);
+    assert_eq!(elsewhere.event().await[1], false);
+    // back on A: recovered, with the event B sent meanwhile
+    let mut c = Client::connect(addr_a, &gone.resume_auth()).await;
+    assert_eq!(c.sid, gone.sid);
+    let mut news = Vec::new();
+    for _ in 0..3 {
+        let e = c.event().await;
+        if e[0] == "hello" {
+            assert_eq!(e[1], true, "recovered");
+        } else {
+            news.push(e[1].clone());
+        }
+    }
+    assert_eq!(news, ["while away", "marker"]);
 }
