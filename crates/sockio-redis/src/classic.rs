@@ -1,5 +1,11 @@
 //! The Redis pub/sub adapter, in the wire format of Node's
 //! `@socket.io/redis-adapter` 8.x (`createAdapter`, the classic one).
+//!
+//! Connection state recovery is per server (pub/sub keeps nothing to replay,
+//! and Node's classic adapter has no recovery): each server records what its
+//! sockets get, other servers' broadcasts included, so a client recovers on
+//! the server it left; on another server it gets a new socket. For recovery
+//! across servers use [`crate::RedisStreamsAdapter`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};

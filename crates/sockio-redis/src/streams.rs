@@ -11,10 +11,30 @@
 //! answers on the requester's `<prefix>#<nsp>#<uid>#`, msgpack-encoded. The
 //! server count is `PUBSUB NUMSUB <prefix>#<nsp>#`.
 //!
-//! Connection state recovery uses the core's in-memory store (a client
-//! recovers on the server it was connected to). Node's streams adapter keeps
-//! sessions in Redis and uses stream entry ids as offsets, which
-//! [`Adapter::broadcast_replayable`] allows (not done yet).
+//! ## Connection state recovery across servers
+//!
+//! With [`sockio::SocketIoBuilder::connection_state_recovery`] on, a client
+//! that comes back to *any* server of the cluster within the window gets its
+//! socket id, rooms, session data and missed events, exactly as with Node's
+//! streams adapter (same keys and encodings, so sockio and Node servers
+//! recover each other's clients):
+//!
+//! - **Offsets are stream entry ids.** A replayable emit
+//!   ([`Adapter::broadcast_replayable`]) is written first (`XADD`, in order
+//!   with every other entry), then this server's sockets get it with the
+//!   entry id as last argument; the other servers append the id of the entry
+//!   they read. While Redis is away (or does not answer within
+//!   `request_timeout`) this server's sockets get the event at once without
+//!   an offset, and the entry leaves when Redis is back.
+//! - **Sessions live in Redis**: `SET sio:session:<pid> <state> PX <window>`,
+//!   the state being the base64 of the msgpack map `{sid, pid, rooms, data}`
+//!   ([`RedisStreamsAdapterBuilder::session_key_prefix`]).
+//! - **Restoring** takes the session (`MULTI GET DEL`), checks that the offset
+//!   is still in the stream, and reads the entries after it (`XRANGE`, 1,000 at
+//!   a time, at most 100 reads): the broadcasts of this namespace, without
+//!   ack, not volatile, to one of the socket's rooms (or to all) and excepting
+//!   none. An offset trimmed away (`max_len`), an unknown or expired session
+//!   give a new socket.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
@@ -165,7 +185,8 @@ impl RedisStreamsAdapterBuilder {
 /// The durable adapter on Redis Streams (Node's
 /// `@socket.io/redis-streams-adapter` 0.3.x format): what a server broadcasts,
 /// and room changes, go through a stream that every server reads from its last
-/// offset, so a connection to Redis that drops loses nothing.
+/// offset, so a connection to Redis that drops loses nothing; with connection
+/// state recovery on, a client recovers on any server (see the module docs).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -281,7 +281,10 @@ async fn a_client_recovers_on_another_node_with_its_id_rooms_data_and_missed_eve
     b.to("room1").emit("news", "before").await.unwrap();
     assert_eq!(c.event().await[1], "before");
     let offset = c.offset.as_deref().unwrap();
-    assert!(is_stream_id(offset), "the offset is a stream entry id: {offset}");
+    assert!(
+        is_stream_id(offset),
+        "the offset is a stream entry id: {offset}"
+    );
 
     let gone = drop_connection(c, &a, &redis).await;
     // sent from node B while the client is away
