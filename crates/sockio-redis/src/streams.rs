@@ -34,7 +34,10 @@
 //!   a time, at most 100 reads): the broadcasts of this namespace, without
 //!   ack, not volatile, to one of the socket's rooms (or to all) and excepting
 //!   none. An offset trimmed away (`max_len`), an unknown or expired session
-//!   give a new socket.
+//!   give a new socket. Another server's entries that this server's reader
+//!   has not handed over yet are left out: they reach the socket live once it
+//!   is back in its rooms (Node replays them too, so a lagging reader could
+//!   deliver them twice).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
@@ -175,6 +178,7 @@ impl RedisStreamsAdapterBuilder {
             namespaces: RwLock::default(),
             rt: tokio::runtime::Handle::current(),
             reading: watch::channel(false).0,
+            read_up_to: Mutex::new((0, 0)),
         });
         let _ = cell.set(Arc::downgrade(&shared));
         tokio::spawn(read_stream(Arc::downgrade(&shared), reader));
@@ -321,12 +325,17 @@ async fn read_stream(shared: Weak<Shared>, mut conn: ConnectionManager) {
         drop(s);
         match cmd.query_async::<redis::Value>(&mut conn).await {
             Ok(v) => {
-                if let Some(s) = shared.upgrade() {
-                    s.reading.send_replace(true);
-                }
-                break stream_entries(v)
+                let end = stream_entries(v)
                     .pop()
                     .map_or_else(|| "0-0".to_string(), |(id, _)| id);
+                if let Some(s) = shared.upgrade() {
+                    // what is already in the stream is not for the reader
+                    if let Some(end) = parse_id(&end) {
+                        *s.read_up_to.lock().unwrap() = end;
+                    }
+                    s.reading.send_replace(true);
+                }
+                break end;
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
@@ -350,6 +359,9 @@ async fn read_stream(shared: Weak<Shared>, mut conn: ConnectionManager) {
                 let Some(s) = shared.upgrade() else { return };
                 for (id, fields) in xread_entries(v) {
                     s.on_entry(&id, fields);
+                    if let Some(read) = parse_id(&id) {
+                        *s.read_up_to.lock().unwrap() = read;
+                    }
                     offset = id;
                 }
             }
@@ -428,6 +440,8 @@ struct Shared {
     rt: tokio::runtime::Handle,
     /// Set once the reader knows where the stream ends (entries after that are read).
     reading: watch::Sender<bool>,
+    /// The id of the last entry the reader handed to the namespaces.
+    read_up_to: Mutex<(u64, u64)>,
 }
 
 impl Shared {
@@ -522,6 +536,12 @@ fn valid_offset(offset: &str) -> bool {
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     })
+}
+
+/// A stream entry id as (milliseconds, sequence), which order as ids do.
+fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
 /// The smallest id after `offset` (exclusive ranges need Redis 6.2).
@@ -1291,6 +1311,11 @@ impl Adapter for NsStreams {
                 tracing::warn!(nsp = %self.name, "ignoring a malformed recovery session");
                 return Ok(None);
             };
+            // Another server's entry that this server's reader has not handed
+            // over yet reaches the socket live (it is in its rooms by then):
+            // replaying it too would deliver it twice. This server's own
+            // entries reached its sockets when written, so they are replayed.
+            let read_up_to = *self.shared.read_up_to.lock().unwrap();
             const COUNT: usize = 1000;
             let mut from = offset.to_string();
             for _ in 0..RESTORE_MAX_XRANGE_CALLS {
@@ -1304,6 +1329,12 @@ impl Adapter for NsStreams {
                 let entries = stream_entries(link.command::<redis::Value>(&read).await?);
                 let n = entries.len();
                 for (id, fields) in entries {
+                    let live = parse_id(&id).is_none_or(|e| e > read_up_to)
+                        && fields.get("uid").map(Vec::as_slice) != Some(self.shared.uid.as_bytes());
+                    if live {
+                        from = id;
+                        continue;
+                    }
                     if let Some(data) = self.missed_packet(&id, fields, &session.rooms) {
                         session.missed.push(data);
                     }
