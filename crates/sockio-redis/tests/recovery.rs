@@ -442,3 +442,54 @@ async fn the_classic_adapter_recovers_on_the_same_node_with_other_nodes_events()
     }
     assert_eq!(news, ["while away", "marker"]);
 }
+
+/// While Redis is away, a replayable emit does not wait for it: this node's
+/// sockets get the event at once, without an offset; a client that comes
+/// back meanwhile gets a new socket (nothing could be kept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_away_emits_go_on_without_offsets_and_clients_get_new_sockets() {
+    let redis = RedisServer::start().await;
+    let adapter = RedisStreamsAdapter::builder(&redis.url())
+        .stream_name("t-away")
+        .channel_prefix("t-away")
+        .request_timeout(Duration::from_secs(3))
+        .build()
+        .await
+        .unwrap();
+    let (io, addr) = serve_node(
+        SocketIo::builder().adapter(adapter.clone()),
+        Duration::from_secs(60),
+    )
+    .await;
+    let mut c = Client::connect(addr, "").await;
+    c.event().await;
+    let offset = c.offset.clone().unwrap();
+    assert!(is_stream_id(&offset));
+
+    drop(redis); // SIGTERM, waited for
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while adapter.metrics().connected {
+        assert!(tokio::time::Instant::now() < deadline, "outage not seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    io.emit("news", &7).await.unwrap(); // queued for when Redis is back
+    let f = recv(&mut c.ws).await;
+    assert_eq!(
+        json(&f),
+        Value::from(vec![Value::from("news"), Value::from(7)])
+    );
+
+    let gone = Gone {
+        sid: c.sid.clone(),
+        pid: c.pid.clone(),
+        offset,
+    };
+    drop(c);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while io.of("/").socket(&gone.sid).is_some() {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let c = Client::connect(addr, &gone.resume_auth()).await;
+    assert_ne!(c.sid, gone.sid, "a new socket");
+}
