@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The cluster suite: mixed clusters of sockio (the interop example with --redis-url) and
 # Node (socket.io 4.8 + @socket.io/redis-adapter 8.x) servers on a private Redis, the
-# Node emitter, a Redis restart (interop/cluster/cluster.test.js), and the README's nginx
+# Node emitter, a Redis restart (interop/cluster/cluster.test.js), connection state recovery
+# across sockio and Node nodes on Redis Streams (interop/cluster/recovery.test.js), and the README's nginx
 # configuration checked with `nginx -t`. Self-contained on a fresh Debian machine: installs
 # redis-server and nginx from Debian's packages when missing (nginx: the check is skipped,
 # and says so, when it cannot be installed), `npm ci` in interop/cluster.
 #
 #   scripts/cluster.sh                 everything
 #   CLUSTER_TOPOLOGIES="SNS" scripts/cluster.sh   one topology (S = sockio, N = Node; "streams:SNS": on Redis Streams)
+#   RECOVERY_PAIRS="SN" scripts/cluster.sh        recovery from a sockio node onto a Node one (default "SS SN NS")
 #
 # Every redis-server it uses is its own, on a free port (stopped and restarted by the
 # restart test); the machine's Redis is never touched. Last line: "N passed, N failed".
@@ -87,9 +89,9 @@ export SOCKIO_NODE_BIN="$ROOT/target/debug/examples/interop"
 mkdir -p "$ROOT/interop/results"
 export CLUSTER_RESULTS="$ROOT/interop/results/cluster-restart.json"
 
-log "cluster suite (topologies: ${CLUSTER_TOPOLOGIES:-SSS SNS NSN streams:SNS streams:NSN})"
+log "cluster suite (topologies: ${CLUSTER_TOPOLOGIES:-SSS SNS NSN streams:SNS streams:NSN}; recovery: ${RECOVERY_PAIRS:-SS SN NS})"
 out=$(mktemp)
-timeout --kill-after=10 600 node --test-reporter=spec --test cluster.test.js 2>&1 | tee "$out"
+timeout --kill-after=10 600 node --test-reporter=spec --test cluster.test.js recovery.test.js 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 p=$(grep -Eo '^ℹ pass [0-9]+' "$out" | awk '{print $3}' | tail -n1)
 f=$(grep -Eo '^ℹ fail [0-9]+' "$out" | awk '{print $3}' | tail -n1)

@@ -3,7 +3,7 @@
 // cluster events (shared/CLUSTER-SERVER.md) on /, /chat and /private. The cluster
 // suite mixes it with sockio's interop example (--redis-url) in one cluster.
 //
-//   node node-server.js --port 3001 --redis-url redis://127.0.0.1:6379 --name A [--key socket.io] [--adapter streams]
+//   node node-server.js --port 3001 --redis-url redis://127.0.0.1:6379 --name A [--key socket.io] [--adapter streams] [--recovery]
 "use strict";
 
 const { Server } = require("socket.io");
@@ -23,6 +23,8 @@ const name = arg("name", "NAME", `node-${port}`);
 const key = arg("key", null, "socket.io");
 // "classic" (@socket.io/redis-adapter) or "streams" (@socket.io/redis-streams-adapter)
 const adapterKind = arg("adapter", null, "classic");
+// connection state recovery (across nodes with the streams adapter)
+const recovery = process.argv.includes("--recovery");
 
 async function main() {
   const reconnectStrategy = (retries) => Math.min(50 * (retries + 1), 500);
@@ -36,6 +38,7 @@ async function main() {
     pingTimeout: 2000,
     maxHttpBufferSize: 2e6,
     cors: { origin: "*" },
+    connectionStateRecovery: recovery ? { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true } : undefined,
     adapter: adapterKind === "streams"
       ? require("@socket.io/redis-streams-adapter").createAdapter(pub, { streamName: key, channelPrefix: key })
       : createAdapter(pub, sub, { key }),

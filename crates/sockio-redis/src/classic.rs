@@ -1,5 +1,11 @@
 //! The Redis pub/sub adapter, in the wire format of Node's
 //! `@socket.io/redis-adapter` 8.x (`createAdapter`, the classic one).
+//!
+//! Connection state recovery is per server (pub/sub keeps nothing to replay,
+//! and Node's classic adapter has no recovery): each server records what its
+//! sockets get, other servers' broadcasts included, so a client recovers on
+//! the server it left; on another server it gets a new socket. For recovery
+//! across servers use [`crate::RedisStreamsAdapter`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
@@ -193,6 +199,7 @@ impl AdapterFactory for RedisAdapter {
         let (ready_tx, ready_rx) = watch::channel(None);
         let ns = Arc::new(NsAdapter {
             shared: self.shared.clone(),
+            recovery: local.recovery_config().is_some(),
             local,
             wire_nsp: if name == "/" {
                 String::new()
@@ -334,6 +341,9 @@ impl Shared {
 
 /// One namespace's adapter.
 struct NsAdapter {
+    /// Connection state recovery is on: this node records what its
+    /// sockets get, its own broadcasts and the others', in its memory.
+    recovery: bool,
     shared: Arc<Shared>,
     local: LocalNamespace,
     name: String,
@@ -411,7 +421,9 @@ impl NsAdapter {
 
     fn on_broadcast(&self, room: Option<&str>, payload: &[u8]) {
         if let Some(room) = room {
-            if !self.local.has_room(room) {
+            // (with recovery on, a room without a member now may have one
+            // coming back: the event is recorded for it)
+            if !self.recovery && !self.local.has_room(room) {
                 inc(&self.metrics().skipped, 1);
                 return;
             }
@@ -438,6 +450,15 @@ impl NsAdapter {
         };
         let opts = wire::opts_of(opts.as_ref());
         inc(&self.metrics().received, 1);
+        let mut packet = packet;
+        if self.recovery && !opts.volatile {
+            // an offset of this node's log, as for its own broadcasts
+            if let (Some(offset), Some(Value::Array(a))) =
+                (self.local.record_event(&packet, &opts), &mut packet.data)
+            {
+                a.push(Value::from(offset));
+            }
+        }
         self.local.broadcast(&packet, &opts);
     }
 
@@ -814,6 +835,38 @@ impl Adapter for NsAdapter {
         opts: &'a BroadcastOptions,
     ) -> AdapterFuture<'a, Result<(), AdapterError>> {
         local.broadcast(packet, opts);
+        let res = if opts.local {
+            Ok(())
+        } else {
+            let msg =
+                wire::encode_broadcast(&self.shared.uid, &self.name, packet.data.as_ref(), opts);
+            self.shared
+                .link
+                .publish(self.ch.broadcast_channel(&opts.rooms), msg)
+        };
+        Box::pin(std::future::ready(res))
+    }
+
+    /// Connection state recovery on the classic adapter is per node (Node's
+    /// `@socket.io/redis-adapter` has none): the event is recorded in this
+    /// node's memory and this node's sockets get it with that offset; it is
+    /// published without it, and every other node records it in its own
+    /// memory with an offset of its own. A client thus recovers on the node
+    /// it left, with every event it missed; on another node it gets a new
+    /// socket (use [`crate::RedisStreamsAdapter`] for recovery across nodes).
+    fn broadcast_replayable<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        packet: &'a Packet,
+        opts: &'a BroadcastOptions,
+    ) -> AdapterFuture<'a, Result<(), AdapterError>> {
+        let mut p = packet.clone();
+        if let (Some(offset), Some(Value::Array(a))) =
+            (local.record_event(packet, opts), &mut p.data)
+        {
+            a.push(Value::from(offset));
+        }
+        local.broadcast(&p, opts);
         let res = if opts.local {
             Ok(())
         } else {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo};
 use sockio::AdapterError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Counters of a Redis adapter or emitter, since it was created
 /// ([`crate::RedisAdapter::metrics`]). Monotonic, except `connected`.
@@ -164,11 +164,14 @@ pub(crate) struct LinkOptions {
 pub(crate) enum Out {
     /// `PUBLISH channel payload`.
     Publish { channel: String, payload: Vec<u8> },
-    /// `XADD stream MAXLEN ~ max_len * field value ...`.
+    /// `XADD stream MAXLEN ~ max_len * field value ...`; with `id`, the new
+    /// entry's id is sent there (dropped unanswered when the entry could not
+    /// be written).
     XAdd {
         stream: String,
         max_len: usize,
         fields: Vec<(&'static str, Vec<u8>)>,
+        id: Option<oneshot::Sender<String>>,
     },
 }
 
@@ -311,13 +314,30 @@ impl Link {
         &self,
         cmd: &redis::Cmd,
     ) -> Result<T, AdapterError> {
+        let mut conn = self.conn.clone();
+        self.bounded(async move { cmd.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    /// As [`Link::command`], for a pipeline (or a `MULTI` transaction).
+    pub async fn pipeline<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, AdapterError> {
+        let mut conn = self.conn.clone();
+        self.bounded(async move { pipe.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    async fn bounded<T>(
+        &self,
+        query: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, AdapterError> {
         if !self.health.is_up() {
             inc(&self.health.counters.requests_failed, 1);
             return Err(self.health.unavailable());
         }
-        let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.opts.command_timeout, cmd.query_async::<T>(&mut conn)).await
-        {
+        match tokio::time::timeout(self.opts.command_timeout, query).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 inc(&self.health.counters.requests_failed, 1);
@@ -384,35 +404,58 @@ async fn publisher(
             continue;
         }
         let mut pipe = redis::pipe();
-        for m in &batch {
-            match &m.cmd {
+        // the senders of the entry ids asked for, in the order of their replies
+        let mut ids = Vec::new();
+        for m in &mut batch {
+            match &mut m.cmd {
                 Out::Publish { channel, payload } => {
-                    pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]).ignore();
+                    pipe.cmd("PUBLISH")
+                        .arg(&*channel)
+                        .arg(&payload[..])
+                        .ignore();
                 }
                 Out::XAdd {
                     stream,
                     max_len,
                     fields,
+                    id,
                 } => {
                     let c = pipe
                         .cmd("XADD")
-                        .arg(stream)
+                        .arg(&*stream)
                         .arg("MAXLEN")
                         .arg("~")
                         .arg(*max_len)
                         .arg("*");
-                    for (k, v) in fields {
+                    for (k, v) in fields.iter() {
                         c.arg(*k).arg(&v[..]);
                     }
-                    c.ignore();
+                    match id.take() {
+                        Some(tx) => ids.push(tx),
+                        None => {
+                            c.ignore();
+                        }
+                    }
                 }
             }
         }
         let n = batch.len() as u64;
-        match tokio::time::timeout(publish_timeout, pipe.exec_async(&mut conn)).await {
-            Ok(Ok(())) => {
+        let sent = tokio::time::timeout(publish_timeout, async {
+            if ids.is_empty() {
+                pipe.exec_async(&mut conn).await.map(|()| Vec::new())
+            } else {
+                pipe.query_async::<Vec<redis::Value>>(&mut conn).await
+            }
+        });
+        match sent.await {
+            Ok(Ok(replies)) => {
                 inc(&health.counters.published, n);
                 health.mark_up();
+                for (tx, reply) in ids.into_iter().zip(replies) {
+                    if let Ok(id) = redis::from_redis_value::<String>(reply) {
+                        let _ = tx.send(id);
+                    }
+                }
             }
             Ok(Err(e)) => {
                 inc(&health.counters.publish_dropped, n);

@@ -11,10 +11,33 @@
 //! answers on the requester's `<prefix>#<nsp>#<uid>#`, msgpack-encoded. The
 //! server count is `PUBSUB NUMSUB <prefix>#<nsp>#`.
 //!
-//! Connection state recovery uses the core's in-memory store (a client
-//! recovers on the server it was connected to). Node's streams adapter keeps
-//! sessions in Redis and uses stream entry ids as offsets, which
-//! [`Adapter::broadcast_replayable`] allows (not done yet).
+//! ## Connection state recovery across servers
+//!
+//! With [`sockio::SocketIoBuilder::connection_state_recovery`] on, a client
+//! that comes back to *any* server of the cluster within the window gets its
+//! socket id, rooms, session data and missed events, exactly as with Node's
+//! streams adapter (same keys and encodings, so sockio and Node servers
+//! recover each other's clients):
+//!
+//! - **Offsets are stream entry ids.** A replayable emit
+//!   ([`Adapter::broadcast_replayable`]) is written first (`XADD`, in order
+//!   with every other entry), then this server's sockets get it with the
+//!   entry id as last argument; the other servers append the id of the entry
+//!   they read. While Redis is away (or does not answer within
+//!   `request_timeout`) this server's sockets get the event at once without
+//!   an offset, and the entry leaves when Redis is back.
+//! - **Sessions live in Redis**: `SET sio:session:<pid> <state> PX <window>`,
+//!   the state being the base64 of the msgpack map `{sid, pid, rooms, data}`
+//!   ([`RedisStreamsAdapterBuilder::session_key_prefix`]).
+//! - **Restoring** takes the session (`MULTI GET DEL`), checks that the offset
+//!   is still in the stream, and reads the entries after it (`XRANGE`, 1,000 at
+//!   a time, at most 100 reads): the broadcasts of this namespace, without
+//!   ack, not volatile, to one of the socket's rooms (or to all) and excepting
+//!   none. An offset trimmed away (`max_len`), an unknown or expired session
+//!   give a new socket. Another server's entries that this server's reader
+//!   has not handed over yet are left out: they reach the socket live once it
+//!   is back in its rooms (Node replays them too, so a lagging reader could
+//!   deliver them twice).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
@@ -28,8 +51,8 @@ use sockio::adapter::{
     SocketInfo,
 };
 use sockio::protocol::{decode_msgpack_value, encode_msgpack_value, Packet, PacketKind, Value};
-use sockio::{AdapterError, BroadcastAcks, Room};
-use tokio::sync::{mpsc, watch};
+use sockio::{AdapterError, BroadcastAcks, RecoveryConfig, Room, SessionState, SocketId};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::link::{inc, Link, LinkOptions, Out, PushHandler, RedisMetrics};
 use crate::wire;
@@ -60,6 +83,7 @@ pub struct RedisStreamsAdapterBuilder {
     block_time: Duration,
     request_timeout: Duration,
     publish_timeout: Duration,
+    session_key_prefix: String,
 }
 
 impl RedisStreamsAdapterBuilder {
@@ -97,6 +121,14 @@ impl RedisStreamsAdapterBuilder {
     /// (default 30 s).
     pub fn publish_timeout(mut self, d: Duration) -> Self {
         self.publish_timeout = d;
+        self
+    }
+
+    /// Prefix of the keys that keep disconnected sockets' state for
+    /// connection state recovery (default `sio:session:`, Node's
+    /// `sessionKeyPrefix`; the key is the prefix and the private id).
+    pub fn session_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.session_key_prefix = prefix.into();
         self
     }
 
@@ -146,6 +178,7 @@ impl RedisStreamsAdapterBuilder {
             namespaces: RwLock::default(),
             rt: tokio::runtime::Handle::current(),
             reading: watch::channel(false).0,
+            read_up_to: Mutex::new((0, 0)),
         });
         let _ = cell.set(Arc::downgrade(&shared));
         tokio::spawn(read_stream(Arc::downgrade(&shared), reader));
@@ -156,7 +189,8 @@ impl RedisStreamsAdapterBuilder {
 /// The durable adapter on Redis Streams (Node's
 /// `@socket.io/redis-streams-adapter` 0.3.x format): what a server broadcasts,
 /// and room changes, go through a stream that every server reads from its last
-/// offset, so a connection to Redis that drops loses nothing.
+/// offset, so a connection to Redis that drops loses nothing; with connection
+/// state recovery on, a client recovers on any server (see the module docs).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -197,6 +231,7 @@ impl RedisStreamsAdapter {
             block_time: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             publish_timeout: Duration::from_secs(30),
+            session_key_prefix: "sio:session:".into(),
         }
     }
 
@@ -225,6 +260,7 @@ impl AdapterFactory for RedisStreamsAdapter {
         let (ready_tx, ready_rx) = watch::channel(None);
         let ns = Arc::new(NsStreams {
             shared: self.shared.clone(),
+            recovery: local.recovery_config(),
             local,
             wire_nsp: if name == "/" {
                 String::new()
@@ -289,12 +325,17 @@ async fn read_stream(shared: Weak<Shared>, mut conn: ConnectionManager) {
         drop(s);
         match cmd.query_async::<redis::Value>(&mut conn).await {
             Ok(v) => {
-                if let Some(s) = shared.upgrade() {
-                    s.reading.send_replace(true);
-                }
-                break stream_entries(v)
+                let end = stream_entries(v)
                     .pop()
                     .map_or_else(|| "0-0".to_string(), |(id, _)| id);
+                if let Some(s) = shared.upgrade() {
+                    // what is already in the stream is not for the reader
+                    if let Some(end) = parse_id(&end) {
+                        *s.read_up_to.lock().unwrap() = end;
+                    }
+                    s.reading.send_replace(true);
+                }
+                break end;
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
@@ -318,6 +359,9 @@ async fn read_stream(shared: Weak<Shared>, mut conn: ConnectionManager) {
                 let Some(s) = shared.upgrade() else { return };
                 for (id, fields) in xread_entries(v) {
                     s.on_entry(&id, fields);
+                    if let Some(read) = parse_id(&id) {
+                        *s.read_up_to.lock().unwrap() = read;
+                    }
                     offset = id;
                 }
             }
@@ -396,6 +440,8 @@ struct Shared {
     rt: tokio::runtime::Handle,
     /// Set once the reader knows where the stream ends (entries after that are read).
     reading: watch::Sender<bool>,
+    /// The id of the last entry the reader handed to the namespaces.
+    read_up_to: Mutex<(u64, u64)>,
 }
 
 impl Shared {
@@ -478,6 +524,70 @@ fn decode_entry(fields: &mut HashMap<String, Vec<u8>>) -> Result<Value, String> 
     Ok(Value::Object(m))
 }
 
+/// Most `XRANGE` calls (of 1,000 entries) a restoration makes (Node's
+/// `RESTORE_SESSION_MAX_XRANGE_CALLS`): entries added faster than they are
+/// read must not keep it going forever.
+const RESTORE_MAX_XRANGE_CALLS: usize = 100;
+
+/// A stream entry id: `<milliseconds>-<sequence>`.
+fn valid_offset(offset: &str) -> bool {
+    offset.split_once('-').is_some_and(|(ms, seq)| {
+        [ms, seq]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// A stream entry id as (milliseconds, sequence), which order as ids do.
+fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+/// The smallest id after `offset` (exclusive ranges need Redis 6.2).
+fn next_offset(offset: &str) -> String {
+    let (ms, seq) = offset.split_once('-').unwrap_or((offset, "0"));
+    match (ms.parse::<u64>(), seq.parse::<u64>()) {
+        (Ok(ms), Ok(seq)) => match seq.checked_add(1) {
+            Some(seq) => format!("{ms}-{seq}"),
+            None => format!("{}-0", ms.saturating_add(1)),
+        },
+        _ => format!("({offset}"),
+    }
+}
+
+/// A session as Node's streams adapter stores it: base64 of the msgpack
+/// map `{sid, pid, rooms, data}`.
+fn encode_session(session: &SessionState) -> String {
+    let value = obj(vec![
+        ("sid", Value::from(session.id.as_str())),
+        ("pid", Value::from(session.pid.as_str())),
+        (
+            "rooms",
+            Value::Array(session.rooms.iter().map(|r| Value::from(&**r)).collect()),
+        ),
+        ("data", session.data.clone()),
+    ]);
+    let mut raw = Vec::with_capacity(64);
+    encode_msgpack_value(&mut raw, &value);
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+fn decode_session(raw: &[u8], pid: &str, nsp: &str) -> Option<SessionState> {
+    let raw = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
+    let mut v = decode_msgpack_value(&raw, &wire::limits()).ok()?;
+    let id = SocketId::from(v.get("sid")?.as_str()?);
+    let rooms = wire::rooms_of(v.get("rooms"));
+    Some(SessionState {
+        pid: pid.to_string(),
+        id,
+        namespace: nsp.to_string(),
+        rooms,
+        data: v.remove("data").unwrap_or_default(),
+        missed: Vec::new(),
+    })
+}
+
 type Requests = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>>;
 
 struct Pending {
@@ -493,6 +603,8 @@ impl Drop for Pending {
 
 struct NsStreams {
     shared: Arc<Shared>,
+    /// Connection state recovery's options, when it is on.
+    recovery: Option<RecoveryConfig>,
     local: LocalNamespace,
     name: String,
     wire_nsp: String,
@@ -589,6 +701,17 @@ impl NsStreams {
 
     /// A durable message: a stream entry (queued while Redis is away).
     fn append(&self, t: u64, data: Value) -> Result<(), AdapterError> {
+        self.append_entry(t, data, None)
+    }
+
+    /// As [`NsStreams::append`], sending the new entry's id to `id` once
+    /// Redis has it.
+    fn append_entry(
+        &self,
+        t: u64,
+        data: Value,
+        id: Option<oneshot::Sender<String>>,
+    ) -> Result<(), AdapterError> {
         let binary_ok = matches!(t, ty::BROADCAST);
         let data = if binary_ok && has_binary(&data) {
             let mut raw = Vec::new();
@@ -609,9 +732,48 @@ impl NsStreams {
                     ("type", t.to_string().into_bytes()),
                     ("data", data),
                 ],
+                id,
             },
             true,
         )
+    }
+
+    /// The data (name, arguments, entry id last) of a stream entry that a
+    /// socket in `rooms` would have received: a broadcast of this namespace
+    /// without ack, not volatile, to one of its rooms (or to all) and not
+    /// excepting any.
+    fn missed_packet(
+        &self,
+        id: &str,
+        mut fields: HashMap<String, Vec<u8>>,
+        rooms: &[Room],
+    ) -> Option<Vec<Value>> {
+        let ours = fields
+            .get("nsp")
+            .is_some_and(|n| *n == self.name.as_bytes())
+            && fields.get("type").is_some_and(|t| t.as_slice() == b"3"); // ty::BROADCAST
+        if !ours {
+            return None;
+        }
+        let mut msg = decode_entry(&mut fields).ok()?;
+        let mut data = msg.remove("data")?;
+        if data.get("requestId").is_some() {
+            return None;
+        }
+        let opts = wire::opts_of(data.get("opts"));
+        let included = opts.rooms.is_empty() || rooms.iter().any(|r| opts.rooms.contains(r));
+        let excluded = rooms.iter().any(|r| opts.except.contains(r));
+        if opts.volatile || !included || excluded {
+            return None;
+        }
+        let Some(Value::Array(mut args)) = data.get_mut("packet")?.remove("data") else {
+            return None;
+        };
+        if !matches!(args.first(), Some(Value::String(_))) {
+            return None;
+        }
+        args.push(Value::from(id));
+        Some(args)
     }
 
     fn respond(&self, requester: &str, t: u64, data: Value) {
@@ -634,7 +796,7 @@ impl NsStreams {
         })
     }
 
-    fn on_message(self: &Arc<Self>, mut msg: Value, _offset: Option<&str>) {
+    fn on_message(self: &Arc<Self>, mut msg: Value, offset: Option<&str>) {
         let uid = msg
             .get("uid")
             .and_then(Value::as_str)
@@ -656,7 +818,17 @@ impl NsStreams {
                     return;
                 };
                 match request_id {
-                    None => self.local.broadcast(&packet, &opts),
+                    None => {
+                        let mut packet = packet;
+                        // Connection state recovery: the entry id is the offset
+                        // (as the sender's own clients get it).
+                        if let (Some(_), Some(offset), false, Some(Value::Array(a))) =
+                            (&self.recovery, offset, opts.volatile, &mut packet.data)
+                        {
+                            a.push(Value::from(offset));
+                        }
+                        self.local.broadcast(&packet, &opts)
+                    }
                     Some(id) => {
                         let acks = Arc::new(RemoteAcks {
                             ns: self.clone(),
@@ -1030,6 +1202,152 @@ impl Adapter for NsStreams {
         Box::pin(std::future::ready(res))
     }
 
+    /// The stream entry's id is the offset: the entry is written first, then
+    /// this server's targets get the packet with the id as its last argument
+    /// (what Node's streams adapter does). While Redis is away (or does not
+    /// answer within `request_timeout`) they get it at once without an
+    /// offset, and the entry leaves when Redis is back.
+    fn broadcast_replayable<'a>(
+        &'a self,
+        local: &'a LocalNamespace,
+        packet: &'a Packet,
+        opts: &'a BroadcastOptions,
+    ) -> AdapterFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            if opts.local {
+                // not in the stream, so not replayable (as Node)
+                local.broadcast(packet, opts);
+                return Ok(());
+            }
+            let data = obj(vec![
+                ("packet", packet_value(packet.data.as_ref(), &self.name)),
+                ("opts", opts_value(opts, None)),
+            ]);
+            if !self.shared.link.health.is_up() {
+                local.broadcast(packet, opts);
+                return self.append(ty::BROADCAST, data);
+            }
+            let (tx, rx) = oneshot::channel();
+            if let Err(e) = self.append_entry(ty::BROADCAST, data, Some(tx)) {
+                local.broadcast(packet, opts);
+                return Err(e);
+            }
+            match tokio::time::timeout(self.shared.opts.request_timeout, rx).await {
+                Ok(Ok(id)) => {
+                    let mut p = packet.clone();
+                    if let Some(Value::Array(a)) = &mut p.data {
+                        a.push(Value::from(id));
+                    }
+                    local.broadcast(&p, opts);
+                }
+                _ => local.broadcast(packet, opts),
+            }
+            Ok(())
+        })
+    }
+
+    /// `SET <session_key_prefix><pid> <base64 of msgpack {sid, pid, rooms,
+    /// data}> PX <max_disconnection_duration>`, as Node's streams adapter.
+    fn persist_session<'a>(
+        &'a self,
+        _local: &'a LocalNamespace,
+        session: SessionState,
+    ) -> AdapterFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(config) = &self.recovery else { return };
+            let key = format!("{}{}", self.shared.opts.session_key_prefix, session.pid);
+            let value = encode_session(&session);
+            let ms = config.max_disconnection_duration.as_millis().max(1);
+            let ms = u64::try_from(ms).unwrap_or(u64::MAX);
+            let set = redis::cmd("SET")
+                .arg(&key)
+                .arg(value)
+                .arg("PX")
+                .arg(ms)
+                .clone();
+            if let Err(e) = self.shared.link.command::<redis::Value>(&set).await {
+                tracing::warn!(
+                    nsp = %self.name,
+                    sid = %session.id,
+                    "cannot keep the session for connection state recovery: {e}"
+                );
+            }
+        })
+    }
+
+    /// Takes the session (`GET` and `DEL` in one transaction), checks that
+    /// the offset is still in the stream, then reads the entries after it
+    /// (`XRANGE`) for the broadcasts the socket would have received.
+    fn restore_session<'a>(
+        &'a self,
+        _local: &'a LocalNamespace,
+        pid: &'a str,
+        offset: &'a str,
+    ) -> AdapterFuture<'a, Result<Option<SessionState>, AdapterError>> {
+        Box::pin(async move {
+            if !valid_offset(offset) {
+                return Ok(None);
+            }
+            let link = &self.shared.link;
+            let stream = &self.shared.opts.stream_name;
+            let key = format!("{}{pid}", self.shared.opts.session_key_prefix);
+            let mut take = redis::pipe();
+            take.atomic().get(&key).del(&key).ignore();
+            let at_offset = redis::cmd("XRANGE")
+                .arg(stream)
+                .arg(offset)
+                .arg(offset)
+                .clone();
+            let ((raw,), known) = tokio::try_join!(
+                link.pipeline::<(Option<Vec<u8>>,)>(&take),
+                link.command::<redis::Value>(&at_offset),
+            )?;
+            let Some(raw) = raw else { return Ok(None) };
+            if stream_entries(known).is_empty() {
+                return Ok(None);
+            }
+            let Some(mut session) = decode_session(&raw, pid, &self.name) else {
+                inc(&self.counters().decode_errors, 1);
+                tracing::warn!(nsp = %self.name, "ignoring a malformed recovery session");
+                return Ok(None);
+            };
+            // Another server's entry that this server's reader has not handed
+            // over yet reaches the socket live (it is in its rooms by then):
+            // replaying it too would deliver it twice. This server's own
+            // entries reached its sockets when written, so they are replayed.
+            let read_up_to = *self.shared.read_up_to.lock().unwrap();
+            const COUNT: usize = 1000;
+            let mut from = offset.to_string();
+            for _ in 0..RESTORE_MAX_XRANGE_CALLS {
+                let read = redis::cmd("XRANGE")
+                    .arg(stream)
+                    .arg(next_offset(&from))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(COUNT)
+                    .clone();
+                let entries = stream_entries(link.command::<redis::Value>(&read).await?);
+                let n = entries.len();
+                for (id, fields) in entries {
+                    let live = parse_id(&id).is_none_or(|e| e > read_up_to)
+                        && fields.get("uid").map(Vec::as_slice) != Some(self.shared.uid.as_bytes());
+                    if live {
+                        from = id;
+                        continue;
+                    }
+                    if let Some(data) = self.missed_packet(&id, fields, &session.rooms) {
+                        session.missed.push(data);
+                    }
+                    from = id;
+                }
+                if n < COUNT {
+                    break;
+                }
+            }
+            Ok(Some(session))
+        })
+    }
+
     fn server_side_emit<'a>(
         &'a self,
         _local: &'a LocalNamespace,
@@ -1076,5 +1394,48 @@ impl Adapter for NsStreams {
                 complete,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_stream_entry_ids() {
+        assert!(valid_offset("1700000000000-0"));
+        assert!(!valid_offset("1700000000000"));
+        assert!(!valid_offset("abc-1"));
+        assert!(!valid_offset("-1"));
+        assert!(!valid_offset("1-2-3"));
+        assert_eq!(next_offset("5-9"), "5-10");
+        assert_eq!(next_offset(&format!("5-{}", u64::MAX)), "6-0");
+    }
+
+    #[test]
+    fn a_session_is_node_s_msgpack_map_in_base64() {
+        let s = SessionState {
+            pid: "p1".into(),
+            id: SocketId::from("s1"),
+            namespace: "/".into(),
+            rooms: vec![Room::from("s1"), Room::from("r")],
+            data: obj(vec![("n", Value::from(1))]),
+            missed: Vec::new(),
+        };
+        let b64 = encode_session(&s);
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&b64)
+            .unwrap();
+        let v = decode_msgpack_value(&raw, &wire::limits()).unwrap();
+        let keys: Vec<&str> = match &v {
+            Value::Object(m) => m.keys().collect(),
+            _ => panic!("{v:?}"),
+        };
+        assert_eq!(keys, ["sid", "pid", "rooms", "data"]);
+        let back = decode_session(b64.as_bytes(), "p1", "/").unwrap();
+        assert_eq!(
+            (back.id.as_str(), back.rooms, back.data),
+            ("s1", s.rooms, s.data)
+        );
     }
 }

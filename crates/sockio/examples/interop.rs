@@ -14,6 +14,7 @@
 //!
 //! `cargo run --release -p sockio --example interop -- --port 3001 --msgpack-port 3002`
 //! `cargo run -p sockio --example interop -- --port 3001 --redis-url redis://127.0.0.1:6379 --name A`
+//! (`--adapter streams --recovery`: Redis Streams, connection state recovery across nodes)
 
 use std::time::Duration;
 
@@ -48,6 +49,10 @@ struct Opts {
     /// `streams` (Redis Streams, Node's `@socket.io/redis-streams-adapter`).
     #[arg(long, default_value = "classic")]
     adapter: String,
+    /// Connection state recovery on the cluster node (with `--adapter
+    /// streams`, a client recovers on any node of the cluster).
+    #[arg(long)]
+    recovery: bool,
 }
 
 fn server(parser: Parser, eio3: bool) -> Result<SocketIo, sockio::ConfigError> {
@@ -77,7 +82,10 @@ fn spawn_endpoint(io: SocketIo, port: u16, what: &'static str) {
 
 /// The main endpoint as one node of a cluster on the Redis at `url`.
 async fn cluster_node(opts: &Opts, url: &str) -> Result<SocketIo, Box<dyn std::error::Error>> {
-    let b = builder(Parser::Json, true);
+    let mut b = builder(Parser::Json, true);
+    if opts.recovery {
+        b = b.connection_state_recovery(sockio::RecoveryConfig::default());
+    }
     let b = match opts.adapter.as_str() {
         "streams" => b.adapter(
             sockio_redis::RedisStreamsAdapter::builder(url)
@@ -103,8 +111,9 @@ async fn cluster_node(opts: &Opts, url: &str) -> Result<SocketIo, Box<dyn std::e
     contracts::cluster_handlers(&io, &name);
     io.adapter_ready().await?;
     eprintln!(
-        "cluster node {name} on Redis {url} ({} adapter)",
-        opts.adapter
+        "cluster node {name} on Redis {url} ({} adapter{})",
+        opts.adapter,
+        if opts.recovery { ", recovery" } else { "" }
     );
     Ok(io)
 }

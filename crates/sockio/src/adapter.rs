@@ -63,7 +63,7 @@ pub struct SocketInfo {
 /// events it missed; see [`crate::RecoveryConfig`]). The in-memory store of
 /// each namespace keeps it by default; a cluster adapter overrides
 /// [`Adapter::persist_session`] / [`Adapter::restore_session`] (and
-/// [`Adapter::record_event`]) to keep it where every node finds it.
+/// [`Adapter::broadcast_replayable`]) to keep it where every node finds it.
 #[derive(Debug, Clone)]
 pub struct SessionState {
     /// The private id the client presents to recover (never shown to others).
@@ -382,6 +382,12 @@ impl LocalNamespace {
     /// Every local room with a member.
     pub fn rooms(&self) -> Vec<Room> {
         self.with(|ns| ns.rooms.read().unwrap().keys().cloned().collect())
+    }
+
+    /// Connection state recovery's options when it is on (an adapter that
+    /// keeps sessions itself needs `max_disconnection_duration`).
+    pub fn recovery_config(&self) -> Option<crate::RecoveryConfig> {
+        Some(self.ns.upgrade()?.recovery_log()?.config().clone())
     }
 
     /// Records a replayable event in the namespace's in-memory recovery log
