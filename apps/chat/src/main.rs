@@ -20,8 +20,9 @@ struct Cli {
     /// Database: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://chat.db")]
     database_url: String,
-    /// Redis URL, to run several servers behind one address (needs sockio's
-    /// Redis adapter, which does not exist yet).
+    /// Redis URL, to run several servers behind one address. Not supported
+    /// yet: the chat keeps its room list and presence in the process (sockio's
+    /// Redis adapter exists; the app is not cluster-aware yet).
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
     /// Directory holding the npm packages with the browser clients.
@@ -78,11 +79,14 @@ async fn main() {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(url) = &cli.redis_url {
-        // Once sockio has its Redis adapter, this becomes
-        // `builder.adapter(sockio_redis::RedisAdapter::new(url))` in `build`.
+        // sockio-redis would carry the broadcasts, but this app keeps its room
+        // list (a cache loaded at start) and who is in each room in memory:
+        // a second server would not see rooms created on the first, and user
+        // lists would show one server's members only.
         return Err(format!(
-            "--redis-url {url}: sockio's Redis adapter is not available yet; \
-             run a single server without --redis-url / REDIS_URL"
+            "--redis-url {url}: running several chat servers is not supported yet \
+             (rooms and presence live in each process); run one server without \
+             --redis-url / REDIS_URL"
         )
         .into());
     }
