@@ -389,11 +389,10 @@ impl EngineConfigBuilder {
     /// engine.io). When on, a client that offers the extension (browsers and
     /// Node's `ws` do) gets it: messages of at least
     /// [`per_message_deflate_threshold`](Self::per_message_deflate_threshold)
-    /// bytes are sent compressed and compressed messages from the client are
-    /// accepted (their inflated size is bounded by `max_payload`). Node's
-    /// per-emit `compress(false)` has no equivalent yet: the WebSocket library
-    /// used for these connections (yawc) compresses every message from the
-    /// threshold up. Clients that do not offer it, and every
+    /// bytes are sent compressed, except those sent with
+    /// [`Message::with_compress`](crate::Message::with_compress)`(false)`
+    /// (Node's per-emit `compress(false)`), and compressed messages from the
+    /// client are accepted (their inflated size is bounded by `max_payload`). Clients that do not offer it, and every
     /// connection while this is off, use the uncompressed fast path.
     pub fn per_message_deflate(mut self, on: bool) -> Self {
         self.config.per_message_deflate = on;

@@ -43,37 +43,35 @@ type Ws = WebSocketStream<Io>;
 /// What the transport loop drives: tokio-tungstenite's stream (every
 /// connection without permessage-deflate), or a permessage-deflate
 /// connection presented the same way ([`crate::ws_deflate::Deflated`]).
-trait Conn:
+pub(crate) trait Conn:
     futures_util::Stream<Item = Result<WsMessage, WsError>>
     + futures_util::Sink<WsMessage, Error = WsError>
     + Unpin
     + Send
     + 'static
 {
+    /// The next message fed is sent uncompressed ([`Message::compress`]
+    /// false). Nothing to do without permessage-deflate.
+    #[inline(always)]
+    fn uncompressed_next(&mut self) {}
 }
 
-impl<T> Conn for T where
-    T: futures_util::Stream<Item = Result<WsMessage, WsError>>
-        + futures_util::Sink<WsMessage, Error = WsError>
-        + Unpin
-        + Send
-        + 'static
-{
-}
+impl Conn for Ws {}
 
 /// How the WebSocket is opened once the 101 is sent.
 enum Accepted {
     /// tokio-tungstenite over the upgraded connection.
     Plain(OnUpgrade),
-    /// permessage-deflate was offered and the server option is on.
-    Deflate(yawc::UpgradeFut),
+    /// permessage-deflate was offered and the server option is on: the
+    /// agreed `Sec-WebSocket-Extensions`.
+    Deflate(OnUpgrade, String),
 }
 
 /// The upgraded connection: the plain TCP stream when the server is hyper's
 /// HTTP/1 over `TokioIo<TcpStream>` (as `sockio::serve` and `axum::serve` run
 /// it), so reads and writes skip hyper's boxed, rewindable wrapper and its
 /// 8-16 KiB read buffer is freed at once; hyper's `Upgraded` otherwise.
-enum Io {
+pub(crate) enum Io {
     Tcp(tokio::net::TcpStream),
     Upgraded(TokioIo<hyper::upgrade::Upgraded>),
 }
@@ -170,14 +168,17 @@ fn accept_deflate(
     parts: &mut http::request::Parts,
     config: &crate::EngineConfig,
 ) -> Option<(HttpResponse, Accepted)> {
-    let (headers, fut) = crate::ws_deflate::accept(parts, config)?;
+    let (headers, agreed) = crate::ws_deflate::accept(parts, config)?;
+    let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *r.headers_mut() = headers;
-    Some((r, Accepted::Deflate(fut)))
+    Some((r, Accepted::Deflate(on_upgrade, agreed)))
 }
 
-async fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Option<Ws> {
+/// The upgraded connection, and the bytes the client sent after its request
+/// that hyper had already read (rare; hyper's read buffer itself is freed).
+pub(crate) async fn upgraded_io(on_upgrade: OnUpgrade) -> Option<(Io, Vec<u8>)> {
     let up = match on_upgrade.await {
         Ok(up) => up,
         Err(e) => {
@@ -185,20 +186,16 @@ async fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Option<
             return None;
         }
     };
-    let config = Some(ws_config(config));
     Some(match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
-        Ok(parts) => {
-            // Bytes the client sent after its request (rare) are kept; hyper's
-            // read buffer is not.
-            let early = parts.read_buf.to_vec();
-            let io = Io::Tcp(parts.io.into_inner());
-            WebSocketStream::from_partially_read(io, early, Role::Server, config).await
-        }
-        Err(up) => {
-            WebSocketStream::from_raw_socket(Io::Upgraded(TokioIo::new(up)), Role::Server, config)
-                .await
-        }
+        Ok(parts) => (Io::Tcp(parts.io.into_inner()), parts.read_buf.to_vec()),
+        Err(up) => (Io::Upgraded(TokioIo::new(up)), Vec::new()),
     })
+}
+
+async fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Option<Ws> {
+    let (io, early) = upgraded_io(on_upgrade).await?;
+    let config = Some(ws_config(config));
+    Some(WebSocketStream::from_partially_read(io, early, Role::Server, config).await)
 }
 
 /// A new session over WebSocket (no sid).
@@ -227,9 +224,10 @@ pub(crate) fn handshake<H: EngineHandler>(
             }
             tokio::spawn(fut);
         }
-        Accepted::Deflate(up) => {
+        Accepted::Deflate(on_upgrade, agreed) => {
             tokio::spawn(async move {
-                let Some(ws) = Box::pin(crate::ws_deflate::open(up)).await else {
+                let open = crate::ws_deflate::open(on_upgrade, &agreed, engine.config());
+                let Some(ws) = Box::pin(open).await else {
                     return;
                 };
                 new_session(engine, parts, protocol, b64, slot, ws).await;
@@ -289,9 +287,10 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
             }
             .instrument(span),
         ),
-        Accepted::Deflate(up) => tokio::spawn(
+        Accepted::Deflate(on_upgrade, agreed) => tokio::spawn(
             async move {
-                let Some(ws) = crate::ws_deflate::open(up).await else {
+                let open = crate::ws_deflate::open(on_upgrade, &agreed, engine.config());
+                let Some(ws) = open.await else {
                     return;
                 };
                 upgrade_session(engine, socket, parts, b64, ws).await;
@@ -589,6 +588,11 @@ async fn run<H: EngineHandler, W: Conn>(
             must_flush = false;
             let write = async {
                 for p in batch.drain(..) {
+                    if let Packet::Message(m) = &p {
+                        if !m.compress() {
+                            ws.uncompressed_next();
+                        }
+                    }
                     ws.feed(frame(p, protocol, b64)).await?;
                 }
                 ws.flush().await

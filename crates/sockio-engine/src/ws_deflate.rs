@@ -8,13 +8,25 @@
 //! [`Deflated`] presents a yawc connection as the `Stream`/`Sink` of
 //! tungstenite messages that the transport loop in `ws` drives, so both kinds
 //! share that loop (it is generic, monomorphised once per kind).
+//!
+//! Node's per-message `compress: false` has no switch in yawc (it compresses
+//! every message from the threshold up), so such a message is written around
+//! it: once yawc has flushed what it holds, the uncompressed frame (RSV1
+//! clear; RFC 7692 lets a sender leave any message uncompressed, and it does
+//! not touch the compression context) is queued in [`DeflateIo`], which
+//! writes it before any later byte of yawc's.
 
+use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Sink, Stream};
 use http::header;
+use hyper::upgrade::OnUpgrade;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use yawc::frame::OpCode;
@@ -60,20 +72,29 @@ fn options(config: &EngineConfig) -> yawc::Options {
     options
 }
 
-/// Negotiates the extension with yawc: the 101 answer's headers (including
-/// `Sec-WebSocket-Extensions`) and the connection to come. `None` when the
-/// handshake is not a valid WebSocket one.
+/// Negotiates the extension with yawc: the 101 answer's headers and the
+/// agreed `Sec-WebSocket-Extensions`. `None` when the handshake is not a
+/// valid WebSocket one. The request's upgrade future stays in `parts`.
 pub(crate) fn accept(
-    parts: &mut http::request::Parts,
+    parts: &http::request::Parts,
     config: &EngineConfig,
-) -> Option<(http::HeaderMap, yawc::UpgradeFut)> {
-    let taken = std::mem::replace(parts, http::Request::new(()).into_parts().0);
-    let mut req = http::Request::from_parts(taken, ());
-    let accepted = yawc::WebSocket::upgrade_with_options(&mut req, options(config));
-    *parts = req.into_parts().0;
-    match accepted {
-        Ok((resp, fut)) if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
-            Some((resp.into_parts().0.headers, fut))
+) -> Option<(http::HeaderMap, String)> {
+    // A copy without the upgrade future: yawc only reads the headers here
+    // (its own upgrade future, which finds none, is dropped).
+    let mut req = http::Request::new(());
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    match yawc::WebSocket::upgrade_with_options(&mut req, options(config)) {
+        Ok((resp, _)) if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
+            let headers = resp.into_parts().0.headers;
+            let agreed = headers
+                .get(header::SEC_WEBSOCKET_EXTENSIONS)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            Some((headers, agreed))
         }
         Ok(_) => None,
         Err(e) => {
@@ -83,14 +104,115 @@ pub(crate) fn accept(
     }
 }
 
-/// Waits for the upgrade and wraps the connection.
-pub(crate) async fn open(fut: yawc::UpgradeFut) -> Option<Deflated> {
-    match fut.await {
-        Ok(ws) => Some(Deflated { ws }),
+/// Waits for the upgrade and starts yawc with the agreed extension.
+pub(crate) async fn open(
+    on_upgrade: OnUpgrade,
+    agreed: &str,
+    config: &EngineConfig,
+) -> Option<Deflated> {
+    let (io, early) = crate::ws::upgraded_io(on_upgrade).await?;
+    let inject = Arc::new(Inject::default());
+    let io = DeflateIo {
+        io,
+        early: Bytes::from(early),
+        inject: inject.clone(),
+        out: Bytes::new(),
+    };
+    let agreed = (!agreed.is_empty()).then_some(agreed);
+    match yawc::WebSocket::from_stream_with_extensions(
+        io,
+        yawc::Role::Server,
+        agreed,
+        options(config),
+    ) {
+        Ok(ws) => Some(Deflated {
+            ws,
+            inject,
+            threshold: config.per_message_deflate_threshold,
+            plain_next: false,
+            pending: None,
+        }),
         Err(e) => {
-            tracing::debug!(error = %e, "WebSocket upgrade failed");
+            tracing::debug!(error = %e, "permessage-deflate setup failed");
             None
         }
+    }
+}
+
+/// Uncompressed frames waiting to be written before yawc's next bytes.
+#[derive(Default)]
+struct Inject {
+    any: AtomicBool,
+    bytes: Mutex<BytesMut>,
+}
+
+/// The upgraded connection under yawc: serves the bytes hyper had read past
+/// the request first, and writes injected frames before yawc's next bytes.
+pub(crate) struct DeflateIo {
+    io: crate::ws::Io,
+    early: Bytes,
+    inject: Arc<Inject>,
+    /// Injected bytes being written.
+    out: Bytes,
+}
+
+impl DeflateIo {
+    /// Writes the injected frames, if any.
+    fn poll_injected(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if self.out.is_empty() {
+                if !self.inject.any.swap(false, Ordering::Acquire) {
+                    return Poll::Ready(Ok(()));
+                }
+                let mut queued = self.inject.bytes.lock().unwrap_or_else(|e| e.into_inner());
+                self.out = queued.split().freeze();
+                continue;
+            }
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.out))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.out.advance(n);
+        }
+    }
+}
+
+impl AsyncRead for DeflateIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.early.is_empty() {
+            let n = this.early.len().min(buf.remaining());
+            buf.put_slice(&this.early[..n]);
+            this.early.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for DeflateIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_injected(cx))?;
+        Pin::new(&mut this.io).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_injected(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_injected(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
 
@@ -98,7 +220,48 @@ pub(crate) async fn open(fut: yawc::UpgradeFut) -> Option<Deflated> {
 /// messages. yawc answers pings and closes itself (the pong leaves with the
 /// next flush, as with tungstenite).
 pub(crate) struct Deflated {
-    ws: yawc::WebSocket<yawc::HttpStream>,
+    ws: yawc::WebSocket<DeflateIo>,
+    inject: Arc<Inject>,
+    threshold: usize,
+    /// The next message fed goes uncompressed.
+    plain_next: bool,
+    /// An uncompressed frame waiting for yawc to flush what it holds.
+    pending: Option<BytesMut>,
+}
+
+impl Deflated {
+    /// Once yawc has written everything it holds, queues the pending
+    /// uncompressed frame, so it leaves in order.
+    fn poll_settle(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        if self.pending.is_some() {
+            ready!(Pin::new(&mut self.ws).poll_flush(cx)).map_err(write_error)?;
+            if let Some(frame) = self.pending.take() {
+                let mut q = self.inject.bytes.lock().unwrap_or_else(|e| e.into_inner());
+                q.unsplit(frame);
+                self.inject.any.store(true, Ordering::Release);
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// An unmasked, unfragmented server frame with RSV1 clear.
+fn plain_frame(opcode: u8, payload: &[u8]) -> BytesMut {
+    let mut f = BytesMut::with_capacity(payload.len() + 10);
+    f.extend_from_slice(&[0x80 | opcode]);
+    match payload.len() {
+        n if n < 126 => f.extend_from_slice(&[n as u8]),
+        n if n <= usize::from(u16::MAX) => {
+            f.extend_from_slice(&[126]);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.extend_from_slice(&[127]);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(payload);
+    f
 }
 
 fn to_message(frame: Frame) -> Option<Result<WsMessage, WsError>> {
@@ -190,27 +353,46 @@ impl Sink<WsMessage> for Deflated {
     type Error = WsError;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        Pin::new(&mut self.get_mut().ws)
-            .poll_ready(cx)
-            .map_err(write_error)
+        let this = self.get_mut();
+        ready!(this.poll_settle(cx))?;
+        Pin::new(&mut this.ws).poll_ready(cx).map_err(write_error)
     }
 
     fn start_send(self: Pin<&mut Self>, item: WsMessage) -> Result<(), WsError> {
-        Pin::new(&mut self.get_mut().ws)
+        let this = self.get_mut();
+        if std::mem::take(&mut this.plain_next) {
+            // Below the threshold yawc sends it as is anyway.
+            let plain = match &item {
+                WsMessage::Text(t) if t.len() >= this.threshold => Some((1, t.as_bytes())),
+                WsMessage::Binary(b) if b.len() >= this.threshold => Some((2, &b[..])),
+                _ => None,
+            };
+            if let Some((opcode, payload)) = plain {
+                this.pending = Some(plain_frame(opcode, payload));
+                return Ok(());
+            }
+        }
+        Pin::new(&mut this.ws)
             .start_send(to_frame(item))
             .map_err(write_error)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        Pin::new(&mut self.get_mut().ws)
-            .poll_flush(cx)
-            .map_err(write_error)
+        let this = self.get_mut();
+        ready!(this.poll_settle(cx))?;
+        Pin::new(&mut this.ws).poll_flush(cx).map_err(write_error)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        Pin::new(&mut self.get_mut().ws)
-            .poll_close(cx)
-            .map_err(write_error)
+        let this = self.get_mut();
+        ready!(this.poll_settle(cx))?;
+        Pin::new(&mut this.ws).poll_close(cx).map_err(write_error)
+    }
+}
+
+impl crate::ws::Conn for Deflated {
+    fn uncompressed_next(&mut self) {
+        self.plain_next = true;
     }
 }
 

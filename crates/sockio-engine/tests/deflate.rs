@@ -30,9 +30,17 @@ const OFFER: &str = "permessage-deflate; client_max_window_bits";
 /// Opens `/engine.io/` over WebSocket offering `extensions`; the 101's
 /// `Sec-WebSocket-Extensions` (if any) and the connection.
 async fn connect(addr: SocketAddr, extensions: Option<&str>) -> (Option<String>, Raw) {
+    connect_to(addr, "EIO=4&transport=websocket", extensions).await
+}
+
+async fn connect_to(
+    addr: SocketAddr,
+    query: &str,
+    extensions: Option<&str>,
+) -> (Option<String>, Raw) {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let mut req = format!(
-        "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
+        "GET /engine.io/?{query} HTTP/1.1\r\nHost: {addr}\r\n\
          Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     );
@@ -243,6 +251,45 @@ async fn large_messages_compressed_both_ways_small_ones_plain() {
     let msgs = s.engine.handler().messages();
     assert_eq!(msgs.len(), 4, "{msgs:?}");
     assert_eq!(msgs[3], "message Text(\"hello\")");
+}
+
+#[tokio::test]
+async fn compress_false_is_sent_uncompressed_in_order() {
+    let s = start(config(true)).await;
+    let (_, mut ws) = connect(s.addr, Some(OFFER)).await;
+    ws.text().await;
+    let plain = format!("plain {}", &big()[1..]);
+    // Compressed, uncompressed, compressed: in order, and the compression
+    // context of the compressed ones is not disturbed.
+    ws.send_text(&big(), false).await;
+    ws.send_text(&format!("4{plain}"), false).await;
+    ws.send_text(&big(), true).await;
+    let (rsv1, _, echo) = ws.text().await;
+    assert!(rsv1);
+    assert_eq!(echo, big());
+    let (rsv1, wire, text) = ws.text().await;
+    assert!(!rsv1, "compress(false) goes uncompressed");
+    assert_eq!(wire, big().len());
+    assert_eq!(text, big());
+    let (rsv1, _, echo) = ws.text().await;
+    assert!(rsv1);
+    assert_eq!(echo, big());
+}
+
+#[tokio::test]
+async fn upgrade_from_polling_negotiates_too() {
+    let s = start(config(true)).await;
+    let sid = handshake(s.addr).await;
+    let q = format!("EIO=4&transport=websocket&sid={sid}");
+    let (ext, mut ws) = connect_to(s.addr, &q, Some(OFFER)).await;
+    assert!(ext.is_some());
+    ws.send_text("2probe", false).await;
+    assert_eq!(ws.text().await.2, "3probe");
+    ws.send_text("5", false).await;
+    ws.send_text(&big(), true).await;
+    let (rsv1, _, echo) = ws.text().await;
+    assert!(rsv1);
+    assert_eq!(echo, big());
 }
 
 #[tokio::test]
