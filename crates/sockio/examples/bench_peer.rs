@@ -27,6 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {
             builder = builder.engine_options(|e| e.websocket_read_buffer(n));
         }
+        // PER_MESSAGE_DEFLATE=1: the option on (clients that offer the
+        // extension get it; the load generator offers nothing).
+        if std::env::var("PER_MESSAGE_DEFLATE").is_ok_and(|v| v == "1") {
+            builder = builder.per_message_deflate(true);
+        }
         if let Ok(url) = std::env::var("REDIS_URL") {
             builder = builder.adapter(sockio_redis::RedisAdapter::new(&url).await?);
         }
