@@ -345,7 +345,7 @@ fn to_frame(msg: WsMessage) -> Frame {
             Frame::close(code, c.reason.as_bytes())
         }
         WsMessage::Close(None) => Frame::close(yawc::close::CloseCode::Normal, b""),
-        WsMessage::Frame(f) => Frame::binary(Bytes::from(f.into_payload())),
+        WsMessage::Frame(f) => Frame::binary(f.into_payload()),
     }
 }
 
