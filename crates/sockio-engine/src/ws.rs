@@ -192,10 +192,16 @@ pub(crate) async fn upgraded_io(on_upgrade: OnUpgrade) -> Option<(Io, Vec<u8>)> 
     })
 }
 
-async fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Option<Ws> {
-    let (io, early) = upgraded_io(on_upgrade).await?;
+/// Opening the WebSocket once the 101 is sent: boxed, so this cold step does
+/// not enlarge the connection's task (dropped once it completed).
+pub(crate) type Opening<W> = std::pin::Pin<Box<dyn Future<Output = Option<W>> + Send>>;
+
+fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Opening<Ws> {
     let config = Some(ws_config(config));
-    Some(WebSocketStream::from_partially_read(io, early, Role::Server, config).await)
+    Box::pin(async move {
+        let (io, early) = upgraded_io(on_upgrade).await?;
+        Some(WebSocketStream::from_partially_read(io, early, Role::Server, config).await)
+    })
 }
 
 /// A new session over WebSocket (no sid).
@@ -212,26 +218,16 @@ pub(crate) fn handshake<H: EngineHandler>(
     engine.add_headers(true, resp.headers_mut(), &parts);
     match accepted {
         Accepted::Plain(on_upgrade) => {
-            let fut = async move {
-                // Cold steps are boxed so they do not enlarge the connection's task.
-                let Some(ws) = Box::pin(open_ws(on_upgrade, engine.config())).await else {
-                    return;
-                };
-                new_session(engine, parts, protocol, b64, slot, ws).await;
-            };
+            let open = open_ws(on_upgrade, engine.config());
+            let fut = new_session(engine, parts, protocol, b64, slot, open);
             if std::env::var_os("SOCKIO_SIZES").is_some() {
                 eprintln!("ws task future: {} bytes", std::mem::size_of_val(&fut));
             }
             tokio::spawn(fut);
         }
         Accepted::Deflate(on_upgrade, agreed) => {
-            tokio::spawn(async move {
-                let open = crate::ws_deflate::open(on_upgrade, &agreed, engine.config());
-                let Some(ws) = Box::pin(open).await else {
-                    return;
-                };
-                new_session(engine, parts, protocol, b64, slot, ws).await;
-            });
+            let open = crate::ws_deflate::open(on_upgrade, agreed, engine.config());
+            tokio::spawn(new_session(engine, parts, protocol, b64, slot, open));
         }
     }
     resp
@@ -244,8 +240,11 @@ async fn new_session<H: EngineHandler, W: Conn>(
     protocol: ProtocolVersion,
     b64: bool,
     slot: Slot<H>,
-    mut ws: W,
+    open: Opening<W>,
 ) {
+    let Some(mut ws) = open.await else {
+        return;
+    };
     let socket = engine.open_session(parts, protocol, b64, TransportKind::WebSocket, slot);
     let span = socket.shared.span.clone();
     async move {
@@ -278,25 +277,14 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
     engine.add_headers(false, resp.headers_mut(), &parts);
     let span = socket.shared.span.clone();
     match accepted {
-        Accepted::Plain(on_upgrade) => tokio::spawn(
-            async move {
-                let Some(ws) = open_ws(on_upgrade, engine.config()).await else {
-                    return;
-                };
-                upgrade_session(engine, socket, parts, b64, ws).await;
-            }
-            .instrument(span),
-        ),
-        Accepted::Deflate(on_upgrade, agreed) => tokio::spawn(
-            async move {
-                let open = crate::ws_deflate::open(on_upgrade, &agreed, engine.config());
-                let Some(ws) = open.await else {
-                    return;
-                };
-                upgrade_session(engine, socket, parts, b64, ws).await;
-            }
-            .instrument(span),
-        ),
+        Accepted::Plain(on_upgrade) => {
+            let open = open_ws(on_upgrade, engine.config());
+            tokio::spawn(upgrade_session(engine, socket, parts, b64, open).instrument(span))
+        }
+        Accepted::Deflate(on_upgrade, agreed) => {
+            let open = crate::ws_deflate::open(on_upgrade, agreed, engine.config());
+            tokio::spawn(upgrade_session(engine, socket, parts, b64, open).instrument(span))
+        }
     };
     resp
 }
@@ -307,8 +295,11 @@ async fn upgrade_session<H: EngineHandler, W: Conn>(
     socket: Arc<Socket<H::Data>>,
     parts: http::request::Parts,
     b64: bool,
-    mut ws: W,
+    open: Opening<W>,
 ) {
+    let Some(mut ws) = open.await else {
+        return;
+    };
     {
         {
             let sh = &socket.shared;

@@ -105,10 +105,21 @@ pub(crate) fn accept(
 }
 
 /// Waits for the upgrade and starts yawc with the agreed extension.
-pub(crate) async fn open(
+pub(crate) fn open(
     on_upgrade: OnUpgrade,
-    agreed: &str,
+    agreed: String,
     config: &EngineConfig,
+) -> crate::ws::Opening<Deflated> {
+    let options = options(config);
+    let threshold = config.per_message_deflate_threshold;
+    Box::pin(open_with(on_upgrade, agreed, options, threshold))
+}
+
+async fn open_with(
+    on_upgrade: OnUpgrade,
+    agreed: String,
+    options: yawc::Options,
+    threshold: usize,
 ) -> Option<Deflated> {
     let (io, early) = crate::ws::upgraded_io(on_upgrade).await?;
     let inject = Arc::new(Inject::default());
@@ -118,17 +129,12 @@ pub(crate) async fn open(
         inject: inject.clone(),
         out: Bytes::new(),
     };
-    let agreed = (!agreed.is_empty()).then_some(agreed);
-    match yawc::WebSocket::from_stream_with_extensions(
-        io,
-        yawc::Role::Server,
-        agreed,
-        options(config),
-    ) {
+    let agreed = (!agreed.is_empty()).then_some(agreed.as_str());
+    match yawc::WebSocket::from_stream_with_extensions(io, yawc::Role::Server, agreed, options) {
         Ok(ws) => Some(Deflated {
             ws,
             inject,
-            threshold: config.per_message_deflate_threshold,
+            threshold,
             plain_next: false,
             pending: None,
         }),
