@@ -11,7 +11,7 @@
 #   scripts/interop.sh --only "node-v4 python"   run only these suites
 #
 # Suites: node-v4 python node-msgpack node-recovery node-legacy browser-legacy
-#         node-engine node-engine-conformance
+#         node-engine node-engine-conformance node-deflate browser-deflate
 # Results: interop/results/<suite>.md (+ .json; --reference: interop/results/reference/), merged
 # into interop/RESULTS.md by a full run against sockio (results/RESULTS.md otherwise).
 # Last line: "N passed, N failed" over all suites; exit status 1 if anything failed.
@@ -81,7 +81,7 @@ else
   sha256sum requirements.txt | cut -d' ' -f1 > .venv/.interop-stamp
 fi
 
-if [ "$QUICK" = 0 ] && want browser-legacy && [ ! -x /usr/bin/chromium ]; then
+if [ "$QUICK" = 0 ] && { want browser-legacy || want browser-deflate; } && [ ! -x /usr/bin/chromium ]; then
   log "apt-get install chromium"
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
     || { echo "cannot install chromium" >&2; exit 1; }
@@ -132,12 +132,13 @@ P_ENGINE=$(next_port); PORTS+=("$P_ENGINE")
 P_CONF=$(next_port); PORTS+=("$P_CONF")
 P_REC=$(next_port); PORTS+=("$P_REC")
 P_ADMIN=$(next_port); PORTS+=("$P_ADMIN")
+P_DEFLATE=$(next_port); PORTS+=("$P_DEFLATE")
 
 SERVERS_OK=1
 if [ "$REFERENCE" = 1 ]; then
   log "starting the Node reference servers"
-  start reference "$P_MAIN" node reference/server.js --port "$P_MAIN" --msgpack-port "$P_MSGPACK" --engine-port "$P_ENGINE" --recovery-port "$P_REC" || SERVERS_OK=0
-  wait_port "$P_MSGPACK" reference "${PIDS[-1]}" && wait_port "$P_ENGINE" reference "${PIDS[-1]}" && wait_port "$P_REC" reference "${PIDS[-1]}" || SERVERS_OK=0
+  start reference "$P_MAIN" node reference/server.js --port "$P_MAIN" --msgpack-port "$P_MSGPACK" --engine-port "$P_ENGINE" --recovery-port "$P_REC" --deflate-port "$P_DEFLATE" || SERVERS_OK=0
+  wait_port "$P_MSGPACK" reference "${PIDS[-1]}" && wait_port "$P_ENGINE" reference "${PIDS[-1]}" && wait_port "$P_REC" reference "${PIDS[-1]}" && wait_port "$P_DEFLATE" reference "${PIDS[-1]}" || SERVERS_OK=0
   HAVE_CONF=0
 else
   log "cargo build (debug)"
@@ -151,8 +152,8 @@ else
   if [ "$BUILD_OK" = 0 ]; then
     echo "cargo build failed: not running the suites against stale binaries" >&2; SERVERS_OK=0
   elif [ -x "$BIN/interop" ]; then
-    start interop "$P_MAIN" "$BIN/interop" --port "$P_MAIN" --msgpack-port "$P_MSGPACK" --recovery-port "$P_REC" || SERVERS_OK=0
-    wait_port "$P_MSGPACK" interop "${PIDS[-1]}" && wait_port "$P_REC" interop "${PIDS[-1]}" || SERVERS_OK=0
+    start interop "$P_MAIN" "$BIN/interop" --port "$P_MAIN" --msgpack-port "$P_MSGPACK" --recovery-port "$P_REC" --deflate-port "$P_DEFLATE" || SERVERS_OK=0
+    wait_port "$P_MSGPACK" interop "${PIDS[-1]}" && wait_port "$P_REC" interop "${PIDS[-1]}" && wait_port "$P_DEFLATE" interop "${PIDS[-1]}" || SERVERS_OK=0
   else
     echo "missing $BIN/interop" >&2; SERVERS_OK=0
   fi
@@ -185,6 +186,7 @@ export SOCKIO_MSGPACK_URL="http://127.0.0.1:$P_MSGPACK"
 export SOCKIO_ENGINE_URL="http://127.0.0.1:$P_ENGINE"
 export SOCKIO_RECOVERY_URL="http://127.0.0.1:$P_REC"
 export SOCKIO_ADMIN_URL="http://127.0.0.1:$P_ADMIN"
+export SOCKIO_DEFLATE_URL="http://127.0.0.1:$P_DEFLATE"
 export INTEROP_RESULTS_DIR="$RESULTS"
 
 TOTAL_PASS=0
@@ -222,11 +224,13 @@ if [ "$SERVERS_OK" = 1 ]; then
   run_suite node-msgpack $NODE node/msgpack.test.js
   run_suite node-recovery $NODE node/recovery.test.js
   run_suite node-legacy $NODE node/legacy.test.js
+  run_suite node-deflate $NODE node/deflate.test.js
   if [ "$QUICK" = 0 ]; then
     run_suite browser-legacy $NODE node/browser.test.js
     if [ "${HAVE_ADMIN:-0}" = 1 ]; then
       ADMIN_PASSWORD=interop-admin run_suite admin-ui $NODE node/admin-ui.test.js
     fi
+    run_suite browser-deflate $NODE node/browser-deflate.test.js
   else
     echo "(--quick: browser suite skipped)"
   fi

@@ -6,9 +6,14 @@
 //   - non-object auth is rejected by Node's parser as an invalid packet (the connection
 //     is closed) instead of a CONNECT_ERROR "invalid token";
 //   - v3 browser builds get text-only polling payloads as text (LEGACY-SERVER.md says
-//     Node gets non-ASCII text wrong for 1.x browser builds).
+//     Node gets non-ASCII text wrong for 1.x browser builds);
+//   - `socket.compress(false)` has no effect over WebSocket: engine.io 6.6's WebSocket
+//     transport calls `ws.send(data, cb)` without the packet's `compress` option, so
+//     node-deflate's "server compress(false) sent uncompressed" fails here (the
+//     documented behaviour, which sockio follows, is an uncompressed frame).
 //
 // Usage: node reference/server.js --port N [--msgpack-port N] [--engine-port N] [--recovery-port N]
+//        [--deflate-port N]
 
 const http = require("node:http");
 const { Server } = require("socket.io");
@@ -28,6 +33,7 @@ function contract(io) {
         if (ack) ack(...args);
       });
       socket.on("echo-emit", (...args) => socket.emit("echo-back", ...args));
+      socket.on("echo-plain", (...args) => socket.compress(false).emit("echo-back", ...args));
       socket.on("join", (room, ack) => {
         socket.join(room);
         ack && ack(room);
@@ -82,6 +88,12 @@ if (rport) {
   const srv = http.createServer();
   contract(new Server(srv, { ...opts, connectionStateRecovery: {} }));
   srv.listen(rport, "127.0.0.1");
+}
+const dport = arg("--deflate-port");
+if (dport) {
+  const srv = http.createServer();
+  contract(new Server(srv, { ...opts, perMessageDeflate: { threshold: 1024 } }));
+  srv.listen(dport, "127.0.0.1");
 }
 const eport = arg("--engine-port");
 if (eport) {

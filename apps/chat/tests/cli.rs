@@ -38,7 +38,10 @@ fn redis_url_is_refused_with_a_clear_error() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("several chat servers is not supported yet"), "{err}");
+    assert!(
+        err.contains("several chat servers is not supported yet"),
+        "{err}"
+    );
     assert!(!dir.path().join("chat.db").exists(), "nothing started");
 }
 

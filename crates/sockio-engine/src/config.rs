@@ -84,8 +84,12 @@ pub struct EngineConfig {
     pub http_compression: bool,
     /// Smallest polling response compressed, in bytes (default 1024).
     pub compression_threshold: usize,
-    /// WebSocket permessage-deflate (default false; `true` is not supported yet).
+    /// WebSocket permessage-deflate (RFC 7692) for clients that offer it
+    /// (default false, as in Node).
     pub per_message_deflate: bool,
+    /// With `per_message_deflate`, the smallest WebSocket message compressed,
+    /// in bytes (default 1024, Node's `perMessageDeflate.threshold`).
+    pub per_message_deflate_threshold: usize,
     /// How long a session closed by the client over polling (close packet
     /// `1` in a POST) keeps its sid, answering a GET that raced the close
     /// with `6` instead of 400 "Session ID unknown" (default: half of
@@ -124,6 +128,10 @@ impl fmt::Debug for EngineConfig {
             .field("http_compression", &self.http_compression)
             .field("compression_threshold", &self.compression_threshold)
             .field("per_message_deflate", &self.per_message_deflate)
+            .field(
+                "per_message_deflate_threshold",
+                &self.per_message_deflate_threshold,
+            )
             .field("close_grace", &self.close_grace)
             .field("request_body_timeout", &self.request_body_timeout)
             .field("max_connections", &self.max_connections)
@@ -155,6 +163,7 @@ impl Default for EngineConfig {
             http_compression: true,
             compression_threshold: 1024,
             per_message_deflate: false,
+            per_message_deflate_threshold: 1024,
             close_grace: default_close_grace(Duration::from_millis(20_000)),
             request_body_timeout: Duration::from_millis(20_000),
             max_connections: Some(DEFAULT_MAX_CONNECTIONS),
@@ -376,10 +385,23 @@ impl EngineConfigBuilder {
         self.config.compression_threshold = bytes;
         self
     }
-    /// WebSocket permessage-deflate (default false). `true` makes
-    /// [`build`](Self::build) fail: the WebSocket library has no support for it yet.
+    /// WebSocket permessage-deflate, RFC 7692 (default false, as in Node's
+    /// engine.io). When on, a client that offers the extension (browsers and
+    /// Node's `ws` do) gets it: messages of at least
+    /// [`per_message_deflate_threshold`](Self::per_message_deflate_threshold)
+    /// bytes are sent compressed, except those sent with
+    /// [`Message::with_compress`](crate::Message::with_compress)`(false)`
+    /// (Node's per-emit `compress(false)`), and compressed messages from the
+    /// client are accepted (their inflated size is bounded by `max_payload`). Clients that do not offer it, and every
+    /// connection while this is off, use the uncompressed fast path.
     pub fn per_message_deflate(mut self, on: bool) -> Self {
         self.config.per_message_deflate = on;
+        self
+    }
+    /// Smallest WebSocket message compressed when `per_message_deflate` is
+    /// on, in bytes (default 1024).
+    pub fn per_message_deflate_threshold(mut self, bytes: usize) -> Self {
+        self.config.per_message_deflate_threshold = bytes;
         self
     }
 
@@ -440,12 +462,6 @@ impl EngineConfigBuilder {
         }
         if c.max_connections == Some(0) {
             return err("max_connections must be at least 1 (default 100000; None for no limit)");
-        }
-        if c.per_message_deflate {
-            return err(
-                "per_message_deflate is not supported yet (the WebSocket library lacks it); \
-                 leave it off (Node's default is off too)",
-            );
         }
         Ok(c)
     }
@@ -695,8 +711,12 @@ mod tests {
         assert!(b().max_payload(0).build().is_err());
         assert!(b().max_connections(0).build().is_err());
         assert!(b().request_body_timeout(Duration::ZERO).build().is_err());
-        let e = b().per_message_deflate(true).build().unwrap_err();
-        assert!(e.to_string().contains("not supported yet"));
+        assert!(
+            b().per_message_deflate(true)
+                .build()
+                .unwrap()
+                .per_message_deflate
+        );
     }
 
     #[test]

@@ -62,6 +62,7 @@ mod service;
 mod socket;
 mod stats;
 mod ws;
+mod ws_deflate;
 
 pub use config::{
     ConfigError, CookieConfig, Cors, EngineConfig, EngineConfigBuilder, SameSite,

@@ -40,11 +40,38 @@ use crate::{
 
 type Ws = WebSocketStream<Io>;
 
+/// What the transport loop drives: tokio-tungstenite's stream (every
+/// connection without permessage-deflate), or a permessage-deflate
+/// connection presented the same way ([`crate::ws_deflate::Deflated`]).
+pub(crate) trait Conn:
+    futures_util::Stream<Item = Result<WsMessage, WsError>>
+    + futures_util::Sink<WsMessage, Error = WsError>
+    + Unpin
+    + Send
+    + 'static
+{
+    /// The next message fed is sent uncompressed ([`Message::compress`]
+    /// false). Nothing to do without permessage-deflate.
+    #[inline(always)]
+    fn uncompressed_next(&mut self) {}
+}
+
+impl Conn for Ws {}
+
+/// How the WebSocket is opened once the 101 is sent.
+enum Accepted {
+    /// tokio-tungstenite over the upgraded connection.
+    Plain(OnUpgrade),
+    /// permessage-deflate was offered and the server option is on: the
+    /// agreed `Sec-WebSocket-Extensions`.
+    Deflate(OnUpgrade, String),
+}
+
 /// The upgraded connection: the plain TCP stream when the server is hyper's
 /// HTTP/1 over `TokioIo<TcpStream>` (as `sockio::serve` and `axum::serve` run
 /// it), so reads and writes skip hyper's boxed, rewindable wrapper and its
 /// 8-16 KiB read buffer is freed at once; hyper's `Upgraded` otherwise.
-enum Io {
+pub(crate) enum Io {
     Tcp(tokio::net::TcpStream),
     Upgraded(TokioIo<hyper::upgrade::Upgraded>),
 }
@@ -108,7 +135,13 @@ type HttpResponse = Response<Full<Bytes>>;
 
 /// Checks the WebSocket headers and builds the 101 answer; takes the
 /// request's upgrade future. `None`: not a valid WebSocket handshake.
-fn accept(parts: &mut http::request::Parts) -> Option<(HttpResponse, OnUpgrade)> {
+fn accept(
+    parts: &mut http::request::Parts,
+    config: &crate::EngineConfig,
+) -> Option<(HttpResponse, Accepted)> {
+    if config.per_message_deflate && crate::ws_deflate::offered(&parts.headers) {
+        return accept_deflate(parts, config);
+    }
     let key = parts.headers.get(header::SEC_WEBSOCKET_KEY)?;
     if parts
         .headers
@@ -127,10 +160,25 @@ fn accept(parts: &mut http::request::Parts) -> Option<(HttpResponse, OnUpgrade)>
     if let Ok(v) = HeaderValue::from_str(&accept) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
-    Some((r, on_upgrade))
+    Some((r, Accepted::Plain(on_upgrade)))
 }
 
-async fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Option<Ws> {
+#[cold]
+fn accept_deflate(
+    parts: &mut http::request::Parts,
+    config: &crate::EngineConfig,
+) -> Option<(HttpResponse, Accepted)> {
+    let (headers, agreed) = crate::ws_deflate::accept(parts, config)?;
+    let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    *r.headers_mut() = headers;
+    Some((r, Accepted::Deflate(on_upgrade, agreed)))
+}
+
+/// The upgraded connection, and the bytes the client sent after its request
+/// that hyper had already read (rare; hyper's read buffer itself is freed).
+pub(crate) async fn upgraded_io(on_upgrade: OnUpgrade) -> Option<(Io, Vec<u8>)> {
     let up = match on_upgrade.await {
         Ok(up) => up,
         Err(e) => {
@@ -138,19 +186,21 @@ async fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Option<
             return None;
         }
     };
-    let config = Some(ws_config(config));
     Some(match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
-        Ok(parts) => {
-            // Bytes the client sent after its request (rare) are kept; hyper's
-            // read buffer is not.
-            let early = parts.read_buf.to_vec();
-            let io = Io::Tcp(parts.io.into_inner());
-            WebSocketStream::from_partially_read(io, early, Role::Server, config).await
-        }
-        Err(up) => {
-            WebSocketStream::from_raw_socket(Io::Upgraded(TokioIo::new(up)), Role::Server, config)
-                .await
-        }
+        Ok(parts) => (Io::Tcp(parts.io.into_inner()), parts.read_buf.to_vec()),
+        Err(up) => (Io::Upgraded(TokioIo::new(up)), Vec::new()),
+    })
+}
+
+/// Opening the WebSocket once the 101 is sent: boxed, so this cold step does
+/// not enlarge the connection's task (dropped once it completed).
+pub(crate) type Opening<W> = std::pin::Pin<Box<dyn Future<Output = Option<W>> + Send>>;
+
+fn open_ws(on_upgrade: OnUpgrade, config: &crate::EngineConfig) -> Opening<Ws> {
+    let config = Some(ws_config(config));
+    Box::pin(async move {
+        let (io, early) = upgraded_io(on_upgrade).await?;
+        Some(WebSocketStream::from_partially_read(io, early, Role::Server, config).await)
     })
 }
 
@@ -162,37 +212,55 @@ pub(crate) fn handshake<H: EngineHandler>(
     b64: bool,
     slot: Slot<H>,
 ) -> Response<Full<Bytes>> {
-    let Some((mut resp, on_upgrade)) = accept(&mut parts) else {
+    let Some((mut resp, accepted)) = accept(&mut parts, engine.config()) else {
         return engine.refuse(RefusalReason::BadRequest, true, &parts);
     };
     engine.add_headers(true, resp.headers_mut(), &parts);
-    let fut = async move {
-        // Cold steps are boxed so they do not enlarge the connection's task.
-        let Some(mut ws) = Box::pin(open_ws(on_upgrade, engine.config())).await else {
-            return;
-        };
-        let socket = engine.open_session(parts, protocol, b64, TransportKind::WebSocket, slot);
-        let span = socket.shared.span.clone();
-        async move {
-            let open = engine.open_packet(socket.id(), TransportKind::WebSocket);
-            if Box::pin(ws.send(frame(open, protocol, false)))
-                .await
-                .is_err()
-            {
-                socket.shared.close(DisconnectReason::TransportClose);
-                return;
+    match accepted {
+        Accepted::Plain(on_upgrade) => {
+            let open = open_ws(on_upgrade, engine.config());
+            let fut = new_session(engine, parts, protocol, b64, slot, open);
+            if std::env::var_os("SOCKIO_SIZES").is_some() {
+                eprintln!("ws task future: {} bytes", std::mem::size_of_val(&fut));
             }
-            engine.call_open(&socket);
-            run(&engine, &socket, ws, b64).await;
+            tokio::spawn(fut);
         }
-        .instrument(span)
-        .await;
-    };
-    if std::env::var_os("SOCKIO_SIZES").is_some() {
-        eprintln!("ws task future: {} bytes", std::mem::size_of_val(&fut));
+        Accepted::Deflate(on_upgrade, agreed) => {
+            let open = crate::ws_deflate::open(on_upgrade, agreed, engine.config());
+            tokio::spawn(new_session(engine, parts, protocol, b64, slot, open));
+        }
     }
-    tokio::spawn(fut);
     resp
+}
+
+/// The new session's life over its WebSocket: the open packet, then the loop.
+async fn new_session<H: EngineHandler, W: Conn>(
+    engine: Arc<Engine<H>>,
+    parts: http::request::Parts,
+    protocol: ProtocolVersion,
+    b64: bool,
+    slot: Slot<H>,
+    open: Opening<W>,
+) {
+    let Some(mut ws) = open.await else {
+        return;
+    };
+    let socket = engine.open_session(parts, protocol, b64, TransportKind::WebSocket, slot);
+    let span = socket.shared.span.clone();
+    async move {
+        let open = engine.open_packet(socket.id(), TransportKind::WebSocket);
+        if Box::pin(ws.send(frame(open, protocol, false)))
+            .await
+            .is_err()
+        {
+            socket.shared.close(DisconnectReason::TransportClose);
+            return;
+        }
+        engine.call_open(&socket);
+        run(&engine, &socket, ws, b64).await;
+    }
+    .instrument(span)
+    .await;
 }
 
 /// A WebSocket for an existing session: the upgrade from polling, or (when
@@ -203,16 +271,37 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
     mut parts: http::request::Parts,
     b64: bool,
 ) -> Response<Full<Bytes>> {
-    let Some((mut resp, on_upgrade)) = accept(&mut parts) else {
+    let Some((mut resp, accepted)) = accept(&mut parts, engine.config()) else {
         return engine.refuse(RefusalReason::BadRequest, true, &parts);
     };
     engine.add_headers(false, resp.headers_mut(), &parts);
     let span = socket.shared.span.clone();
-    tokio::spawn(
-        async move {
-            let Some(mut ws) = open_ws(on_upgrade, engine.config()).await else {
-                return;
-            };
+    match accepted {
+        Accepted::Plain(on_upgrade) => {
+            let open = open_ws(on_upgrade, engine.config());
+            tokio::spawn(upgrade_session(engine, socket, parts, b64, open).instrument(span))
+        }
+        Accepted::Deflate(on_upgrade, agreed) => {
+            let open = crate::ws_deflate::open(on_upgrade, agreed, engine.config());
+            tokio::spawn(upgrade_session(engine, socket, parts, b64, open).instrument(span))
+        }
+    };
+    resp
+}
+
+/// The polling session's upgrade over its new WebSocket, then the loop.
+async fn upgrade_session<H: EngineHandler, W: Conn>(
+    engine: Arc<Engine<H>>,
+    socket: Arc<Socket<H::Data>>,
+    parts: http::request::Parts,
+    b64: bool,
+    open: Opening<W>,
+) {
+    let Some(mut ws) = open.await else {
+        return;
+    };
+    {
+        {
             let sh = &socket.shared;
             let can_upgrade = engine.config().allow_upgrades && {
                 let mut st = sh.state();
@@ -230,7 +319,7 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
                     reason = "bad_request",
                     "second WebSocket for the session (or upgrades off): closing it"
                 );
-                let _ = ws.close(None).await;
+                let _ = SinkExt::close(&mut ws).await;
                 return;
             }
             let timeout = engine.config().upgrade_timeout;
@@ -265,7 +354,7 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
                 tracing::debug!("upgrade abandoned");
                 // A GET held while the upgrade was settling polls again.
                 sh.writer.notify_waiters();
-                let _ = ws.close(None).await;
+                let _ = SinkExt::close(&mut ws).await;
                 return;
             }
             engine.stats.upgrades.fetch_add(1, Ordering::Relaxed);
@@ -274,13 +363,11 @@ pub(crate) fn upgrade_existing<H: EngineHandler>(
             sh.writer.notify_waiters();
             run(&engine, &socket, ws, b64).await;
         }
-        .instrument(span),
-    );
-    resp
+    }
 }
 
 /// The upgrade exchange: `2probe` → `3probe`, then `5`. True when upgraded.
-async fn probe(sh: &Shared, ws: &mut Ws) -> bool {
+async fn probe<W: Conn>(sh: &Shared, ws: &mut W) -> bool {
     let mut probed = false;
     while let Some(msg) = ws.next().await {
         match msg {
@@ -400,7 +487,7 @@ impl ReadGate {
 
     /// The next frame, if the stream has one without waiting; remembers
     /// whether the stream must be polled again before its socket wakes us.
-    fn try_read(&self, ws: &mut Ws) -> Option<Frame> {
+    fn try_read<W: Conn>(&self, ws: &mut W) -> Option<Frame> {
         if !self.flag.ready.swap(false, Ordering::AcqRel) {
             return None;
         }
@@ -415,7 +502,7 @@ impl ReadGate {
         }
     }
 
-    fn poll_read(&self, cx: &mut Context<'_>, ws: &mut Ws) -> Poll<Frame> {
+    fn poll_read<W: Conn>(&self, cx: &mut Context<'_>, ws: &mut W) -> Poll<Frame> {
         self.flag.task.register(cx.waker());
         match self.try_read(ws) {
             Some(msg) => Poll::Ready(msg),
@@ -447,10 +534,10 @@ const BATCH: usize = 64;
 /// While the layer above has paused reading ([`Socket::pause_reading`]) the
 /// loop does not read frames (TCP flow control reaches the client) but still
 /// writes queued packets and notices the close.
-async fn run<H: EngineHandler>(
+async fn run<H: EngineHandler, W: Conn>(
     engine: &Arc<Engine<H>>,
     socket: &Arc<Socket<H::Data>>,
-    mut ws: Ws,
+    mut ws: W,
     b64: bool,
 ) {
     let sh = &socket.shared;
@@ -495,6 +582,11 @@ async fn run<H: EngineHandler>(
             must_flush = false;
             let write = async {
                 for p in batch.drain(..) {
+                    if let Packet::Message(m) = &p {
+                        if !m.compress() {
+                            ws.uncompressed_next();
+                        }
+                    }
                     ws.feed(frame(p, protocol, b64)).await?;
                 }
                 ws.flush().await
@@ -552,7 +644,7 @@ async fn run<H: EngineHandler>(
                 };
                 let _ = ws.send(WsMessage::Close(Some(frame))).await;
             }
-            ws.close(None).await
+            SinkExt::close(&mut ws).await
         };
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
     });
@@ -563,11 +655,11 @@ async fn run<H: EngineHandler>(
 /// call), up to [`BATCH`], so their answers share one flush. Stops early
 /// when the layer above pauses reading. `Some(code)` ends the session, with
 /// that close code if any.
-fn handle_frames<H: EngineHandler>(
+fn handle_frames<H: EngineHandler, W: Conn>(
     engine: &Arc<Engine<H>>,
     socket: &Arc<Socket<H::Data>>,
     read_gate: &ReadGate,
-    ws: &mut Ws,
+    ws: &mut W,
     must_flush: &mut bool,
     first: Option<Result<WsMessage, WsError>>,
 ) -> Option<Option<CloseCode>> {

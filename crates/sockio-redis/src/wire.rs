@@ -239,7 +239,11 @@ pub(crate) fn opts_of(v: Option<&Value>) -> BroadcastOptions {
             .and_then(|f| f.get("volatile"))
             .is_some_and(Value::is_truthy),
         local: false,
-        compress: false,
+        // Node sends uncompressed only when told `compress(false)`.
+        compress: !v
+            .get("flags")
+            .and_then(|f| f.get("compress"))
+            .is_some_and(|c| matches!(c, Value::Bool(false))),
     }
 }
 

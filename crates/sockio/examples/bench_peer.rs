@@ -35,6 +35,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if std::env::var_os("RECOVERY").is_some() {
             builder = builder.connection_state_recovery(sockio::RecoveryConfig::default());
         }
+        // PER_MESSAGE_DEFLATE=1: the option on (clients that offer the
+        // extension get it; the load generator offers nothing).
+        if std::env::var("PER_MESSAGE_DEFLATE").is_ok_and(|v| v == "1") {
+            builder = builder.per_message_deflate(true);
+        }
         if let Ok(url) = std::env::var("REDIS_URL") {
             builder = builder.adapter(sockio_redis::RedisAdapter::new(&url).await?);
         }

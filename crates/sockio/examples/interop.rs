@@ -4,7 +4,8 @@
 //! `echo-emit`, `join`, `leave`, `to-room`, `request-ack`, `disconnect-me`.
 //! Socket.IO v5 and (for socket.io-client 1.x/2.x) v4 clients on `--port`;
 //! the same contract with the msgpack parser on `--msgpack-port`, and with
-//! connection state recovery on `--recovery-port`.
+//! connection state recovery on `--recovery-port`, and with WebSocket
+//! permessage-deflate on `--deflate-port`.
 //!
 //! With `--redis-url` the server is one node of a cluster on that Redis
 //! (`../shared/CLUSTER-SERVER.md`): sockio-redis's adapter, wire-compatible
@@ -36,6 +37,10 @@ struct Opts {
     /// absent): the same contract, each event carrying its offset last.
     #[arg(long)]
     recovery_port: Option<u16>,
+    /// Port of an endpoint with WebSocket permessage-deflate on (none when
+    /// absent): the same contract.
+    #[arg(long)]
+    deflate_port: Option<u16>,
     /// Join the cluster on this Redis (`redis://127.0.0.1:6379`).
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
@@ -135,6 +140,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()?;
         contracts::interop_handlers(&io);
         spawn_endpoint(io, port, "recovery");
+    }
+    if let Some(port) = opts.deflate_port {
+        let io = builder(Parser::Json, false)
+            .per_message_deflate(true)
+            .build()?;
+        contracts::interop_handlers(&io);
+        spawn_endpoint(io, port, "deflate");
     }
     let io = match &opts.redis_url {
         Some(url) => cluster_node(&opts, url).await?,

@@ -30,7 +30,7 @@ pub type Room = Arc<str>;
 
 /// Which sockets an operation targets: every socket in any of `rooms` (all
 /// sockets of the namespace when empty), minus those in any of `except`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BroadcastOptions {
     /// Target rooms (a socket id is also a room: the socket's own).
     pub rooms: Vec<Room>,
@@ -41,8 +41,22 @@ pub struct BroadcastOptions {
     pub volatile: bool,
     /// Only this node's sockets (no publication to other nodes).
     pub local: bool,
-    /// Compression hint for the transport.
+    /// Whether the packet may be compressed (default true): false sends it
+    /// uncompressed on WebSockets that negotiated permessage-deflate (Node's
+    /// `compress(false)`).
     pub compress: bool,
+}
+
+impl Default for BroadcastOptions {
+    fn default() -> Self {
+        BroadcastOptions {
+            rooms: Vec::new(),
+            except: Vec::new(),
+            volatile: false,
+            local: false,
+            compress: true,
+        }
+    }
 }
 
 /// What a cluster node knows of a socket (answer to `fetch_sockets`).

@@ -174,6 +174,19 @@ impl Encoded {
             Encoded::Many(v) => v,
         }
     }
+
+    /// The messages with the compress flag `on` (they have it by default).
+    pub(crate) fn compressed(self, on: bool) -> Self {
+        if on {
+            return self;
+        }
+        match self {
+            Encoded::One([m]) => Encoded::One([m.with_compress(false)]),
+            Encoded::Many(v) => {
+                Encoded::Many(v.into_iter().map(|m| m.with_compress(false)).collect())
+            }
+        }
+    }
 }
 
 impl std::ops::Deref for Encoded {
@@ -394,6 +407,15 @@ impl SocketIoBuilder {
     /// that trickles past it is answered 408 and the connection closed.
     pub fn request_body_timeout(self, d: Duration) -> Self {
         self.engine(|e| e.request_body_timeout(d))
+    }
+    /// WebSocket permessage-deflate for clients that offer it (default off,
+    /// as in Node): messages of 1 KiB and more are compressed, except those
+    /// emitted with `compress(false)`. See
+    /// [`EngineConfigBuilder::per_message_deflate`](sockio_engine::EngineConfigBuilder::per_message_deflate)
+    /// (the threshold is `per_message_deflate_threshold`, through
+    /// [`engine_options`](Self::engine_options)).
+    pub fn per_message_deflate(self, on: bool) -> Self {
+        self.engine(|e| e.per_message_deflate(on))
     }
     /// Any other Engine.IO option.
     pub fn engine_options(

@@ -218,7 +218,7 @@ impl NsInner {
         let Some(io) = self.io.upgrade() else { return };
         let mut msgs = None;
         self.for_each_target(opts, exclude, |s| {
-            let msgs = msgs.get_or_insert_with(|| io.encode(packet));
+            let msgs = msgs.get_or_insert_with(|| io.encode(packet).compressed(opts.compress));
             s.send_encoded(msgs.clone(), opts.volatile);
         });
     }
@@ -241,7 +241,7 @@ impl NsInner {
         let id = self.next_ack_id();
         let mut p = packet.clone();
         p.id = Some(id);
-        let msgs = io.encode(&p);
+        let msgs = io.encode(&p).compressed(opts.compress);
         let mut sent = 0;
         for s in &targets {
             let a = acks.clone();

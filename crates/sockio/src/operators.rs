@@ -143,7 +143,9 @@ impl BroadcastOperator {
         self
     }
 
-    /// Compression hint for the transport.
+    /// Whether the packet may be compressed (default true); `false` sends it
+    /// uncompressed on WebSockets that negotiated permessage-deflate (see
+    /// `per_message_deflate` in the engine options), as Node's `compress(false)`.
     pub fn compress(mut self, compress: bool) -> Self {
         self.opts.compress = compress;
         self

@@ -434,13 +434,18 @@ impl Socket {
     }
 
     pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
-        self.send_packet_with(packet, false)
+        self.send_packet_with(packet, false, true)
     }
 
     /// Encodes and queues a packet. A volatile packet that cannot be queued is
     /// dropped without error; otherwise a closed connection is an error.
-    fn send_packet_with(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
-        let msgs = self.io_inner().encode(packet);
+    fn send_packet_with(
+        &self,
+        packet: &Packet,
+        volatile: bool,
+        compress: bool,
+    ) -> Result<(), EmitError> {
+        let msgs = self.io_inner().encode(packet).compressed(compress);
         if self.send_encoded(msgs, volatile) || volatile {
             Ok(())
         } else {
@@ -551,6 +556,26 @@ impl Socket {
             socket: self,
             timeout: Some(timeout),
             volatile: false,
+            compress: true,
+        }
+    }
+
+    /// Emit options for this socket only: whether the packet may be
+    /// compressed (Node's `socket.compress(false).emit(..)`). `false` sends
+    /// it uncompressed on a WebSocket that negotiated permessage-deflate.
+    ///
+    /// ```no_run
+    /// # async fn f(socket: sockio::Socket) {
+    /// let png: bytes::Bytes = bytes::Bytes::from_static(b"\x89PNG...");
+    /// socket.compress(false).emit("avatar", &png).await.ok();
+    /// # }
+    /// ```
+    pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
+        SocketEmitter {
+            socket: self,
+            timeout: None,
+            volatile: false,
+            compress,
         }
     }
 
@@ -560,6 +585,7 @@ impl Socket {
             socket: self,
             timeout: None,
             volatile: true,
+            compress: true,
         }
     }
 
@@ -991,17 +1017,25 @@ pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Emit options for one socket, from [`Socket::timeout`] or [`Socket::volatile`].
+/// Emit options for one socket, from [`Socket::timeout`], [`Socket::volatile`]
+/// or [`Socket::compress`].
 pub struct SocketEmitter<'a> {
     socket: &'a Socket,
     timeout: Option<Duration>,
     volatile: bool,
+    compress: bool,
 }
 
 impl SocketEmitter<'_> {
     /// Drops the packet if the client cannot take it now.
     pub fn volatile(mut self) -> Self {
         self.volatile = true;
+        self
+    }
+
+    /// Whether the packet may be compressed (see [`Socket::compress`]).
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
         self
     }
 
@@ -1012,7 +1046,8 @@ impl SocketEmitter<'_> {
         data: &T,
     ) -> Result<(), EmitError> {
         let packet = event_packet(&self.socket.0.ns.name, event, data, None)?;
-        self.socket.send_packet_with(&packet, self.volatile)
+        self.socket
+            .send_packet_with(&packet, self.volatile, self.compress)
     }
 
     /// Emits and waits for the acknowledgement, up to this emitter's timeout.

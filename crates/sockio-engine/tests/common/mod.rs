@@ -25,7 +25,7 @@ use tower_service::Service;
 /// Echo handler that records what happens.
 ///
 /// Text commands: `burst N` (N messages), `close-me`, `group` (send_many),
-/// `pause` (pause_reading). Every message also records the `x-req` header of
+/// `pause` (pause_reading), `plain X` (X sent with compress false). Every message also records the `x-req` header of
 /// the session's current request in `current`.
 #[derive(Default)]
 pub struct Recorder {
@@ -73,6 +73,9 @@ impl EngineHandler for Recorder {
                 }
             }
             Some("close-me") => s.close(DisconnectReason::ServerClose),
+            Some(t) if t.starts_with("plain ") => {
+                let _ = s.send(Message::text(&t[6..]).with_compress(false));
+            }
             Some("group") => {
                 let _ = s.send_many(vec![Message::text("a"), Message::binary(vec![1u8])]);
             }

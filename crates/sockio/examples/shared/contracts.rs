@@ -29,6 +29,13 @@ pub fn interop_handlers(io: &SocketIo) {
                 s.emit("echo-back", &Args(args)).await
             },
         );
+        // As `echo-emit`, sent uncompressed (`compress(false)`).
+        ns.on(
+            "echo-plain",
+            |s: Socket, Args(args): Args<Vec<Value>>| async move {
+                s.compress(false).emit("echo-back", &Args(args)).await
+            },
+        );
         ns.on("join", |s: Socket, Data(room): Data<String>| async move {
             s.join(room.as_str());
             room
