@@ -176,6 +176,7 @@ impl Encoded {
     }
 
     /// The messages with the compress flag `on` (they have it by default).
+    #[inline]
     pub(crate) fn compressed(self, on: bool) -> Self {
         if on {
             return self;
