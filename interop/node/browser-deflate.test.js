@@ -6,12 +6,12 @@
 // pipes every other connection byte for byte to the server under test; here
 // it also counts those bytes, so the test sees what crossed the wire.
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const { before, after } = require("node:test");
 const { chromium } = require("playwright-core");
 const C = require("./lib/common");
+const { startFront } = require("./lib/front");
 const { assert } = C;
 
 C.setSuite("browser-deflate");
@@ -35,7 +35,7 @@ before(async () => {
     "page.html": ["text/html; charset=utf-8",
       `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>deflate</title>` +
       `<script src="/__interop__/io.js"></script>`],
-  });
+  }, target, counted);
   page = await context.newPage();
   await page.goto(`${front.origin}/__interop__/page.html`, { timeout: 15000 });
   await page.waitForFunction(() => typeof window.io === "function", null, { timeout: 10000 });
@@ -47,52 +47,6 @@ after(async () => {
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
-// Loopback front server: /__interop__/* from memory, anything else piped to
-// the server under test (and counted).
-function startFront(files) {
-  const sockets = new Set();
-  const srv = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
-    sock.on("error", () => {});
-    let head = Buffer.alloc(0);
-    const onData = (chunk) => {
-      head = Buffer.concat([head, chunk]);
-      const nl = head.indexOf("\r\n");
-      if (nl < 0 && head.length < 8192) return;
-      sock.off("data", onData);
-      sock.pause();
-      const line = head.subarray(0, nl < 0 ? head.length : nl).toString("latin1");
-      const m = /^GET \/__interop__\/([^ ?]*)/.exec(line);
-      if (m) {
-        const f = files[m[1]];
-        const body = Buffer.from(f ? f[1] : "not found");
-        sock.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${f ? "200 OK" : "404 Not Found"}\r\n` +
-          `Content-Type: ${f ? f[0] : "text/plain"}\r\nContent-Length: ${body.length}\r\n` +
-          `Cache-Control: no-store\r\nConnection: close\r\n\r\n`), body]));
-        return;
-      }
-      const up = net.connect(Number(target.port), target.hostname);
-      sockets.add(up);
-      up.on("close", () => { sockets.delete(up); sock.destroy(); });
-      up.on("error", () => sock.destroy());
-      sock.on("close", () => up.destroy());
-      up.write(head);
-      sock.on("data", (d) => { counted.up += d.length; });
-      up.on("data", (d) => { counted.down += d.length; });
-      sock.pipe(up);
-      up.pipe(sock);
-      sock.resume();
-    };
-    sock.on("data", onData);
-  });
-  return new Promise((resolve) => {
-    srv.listen(0, "127.0.0.1", () => resolve({
-      origin: `http://127.0.0.1:${srv.address().port}`,
-      close: () => { srv.close(); for (const s of sockets) s.destroy(); },
-    }));
-  });
-}
 
 C.check(client, "websocket", "permessage-deflate negotiated, large message both ways compressed", async () => {
   // Connected and idle first, so the counts below are the echo's alone.

@@ -9,12 +9,12 @@
 // opening a WebSocket to 127.0.0.1). Browser builds send no b64=1: they get the binary
 // polling payload.
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const { before, after } = require("node:test");
 const { chromium } = require("playwright-core");
 const C = require("./lib/common");
+const { startFront } = require("./lib/front");
 const { TRANSPORTS } = C;
 
 C.setSuite("browser-legacy");
@@ -68,7 +68,8 @@ before(async () => {
       `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>${cl.label}</title>` +
       `<script src="/__interop__/client/${slug(cl.label)}.js"></script><script src="/__interop__/harness.js"></script>`];
   }
-  front = await startFront(files);
+  front = await startFront(files, target);
+  origin = front.origin;
   for (const cl of CLIENTS) {
     const page = await context.newPage();
     const errors = [];
@@ -85,50 +86,6 @@ after(async () => {
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
-// Loopback front server: /__interop__/* from memory (Connection: close), anything else piped
-// unchanged to the server under test.
-function startFront(files) {
-  const sockets = new Set();
-  const srv = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
-    sock.on("error", () => {});
-    let head = Buffer.alloc(0);
-    const onData = (chunk) => {
-      head = Buffer.concat([head, chunk]);
-      const nl = head.indexOf("\r\n");
-      if (nl < 0 && head.length < 8192) return;
-      sock.off("data", onData);
-      sock.pause();
-      const line = head.subarray(0, nl < 0 ? head.length : nl).toString("latin1");
-      const m = /^GET \/__interop__\/([^ ?]*)/.exec(line);
-      if (m) {
-        const f = files[m[1]];
-        const body = Buffer.from(f ? f[1] : "not found");
-        sock.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${f ? "200 OK" : "404 Not Found"}\r\n` +
-          `Content-Type: ${f ? f[0] : "text/plain"}\r\nContent-Length: ${body.length}\r\n` +
-          `Cache-Control: no-store\r\nConnection: close\r\n\r\n`), body]));
-        return;
-      }
-      const up = net.connect(Number(target.port), target.hostname);
-      sockets.add(up);
-      up.on("close", () => { sockets.delete(up); sock.destroy(); });
-      up.on("error", () => sock.destroy());
-      sock.on("close", () => up.destroy());
-      up.write(head);
-      sock.pipe(up);
-      up.pipe(sock);
-      sock.resume();
-    };
-    sock.on("data", onData);
-  });
-  return new Promise((resolve) => {
-    srv.listen(0, "127.0.0.1", () => {
-      origin = `http://127.0.0.1:${srv.address().port}`;
-      resolve({ close: () => { srv.close(); for (const s of sockets) s.destroy(); } });
-    });
-  });
-}
 
 function slug(s) {
   return s.replace(/[^a-z0-9.]+/gi, "-");
