@@ -557,12 +557,15 @@ pub(crate) fn install(io: &SocketIo, options: AdminUi, hooks: Option<Arc<AdminHo
         filter: Option<&Value>,
     ) -> Option<crate::BroadcastOperator> {
         let ns = io.get_namespace(nsp?.as_str()?)?;
-        Some(
-            match filter.and_then(|f| f.as_str()).filter(|f| !f.is_empty()) {
-                Some(room) => ns.to(room.to_owned()),
-                None => ns.operator(),
-            },
-        )
+        // No filter (absent, null, "") is every socket of the namespace; a
+        // filter that is not a string names no room (as in Node, where it is
+        // a room no socket is in): it must not widen the action to everyone.
+        match filter {
+            None | Some(Value::Null) => Some(ns.operator()),
+            Some(Value::String(room)) if room.is_empty() => Some(ns.operator()),
+            Some(Value::String(room)) => Some(ns.to(room.clone())),
+            Some(_) => None,
+        }
     }
     ns.on(
         "emit",

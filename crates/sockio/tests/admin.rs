@@ -326,3 +326,39 @@ async fn wait_until(mut f: impl FnMut() -> bool) {
     }
     panic!("condition not reached");
 }
+
+#[tokio::test]
+async fn malformed_actions_change_nothing_and_the_server_keeps_serving() {
+    let io = server(AdminUi::new().basic_auth("admin", hash()));
+    let c1 = chat(&io).await;
+    let id1 = c1.id_in("/chat").unwrap();
+    let a = admin(&io, good()).await.unwrap();
+    a.recv_event("config").await.unwrap();
+    // Wrong types, missing arguments, unknown namespaces, nested garbage.
+    a.emit("join", &(42, Value::Null)).await.unwrap();
+    a.emit("join", &("/nope", "vip", Value::Null))
+        .await
+        .unwrap();
+    a.emit("leave", &()).await.unwrap();
+    a.emit("emit", &("/chat", Value::Null, 7)).await.unwrap();
+    a.emit(
+        "_disconnect",
+        &(sockio::value!({"a": [1, {"b": null}]}), "yes"),
+    )
+    .await
+    .unwrap();
+    a.emit("_disconnect", &("/chat", "true", 12)).await.unwrap();
+    // The socket is still connected and in no new room; a well-formed action
+    // after the garbage still works.
+    a.emit("join", &("/chat", "after", id1.as_str()))
+        .await
+        .unwrap();
+    wait_until(|| {
+        io.of("/chat")
+            .socket(&id1)
+            .is_some_and(|s| s.in_room("after"))
+    })
+    .await;
+    assert!(!io.of("/chat").socket(&id1).unwrap().in_room("vip"));
+    assert_eq!(io.of("/chat").room_size("vip"), 0);
+}
