@@ -53,7 +53,7 @@ suite() { # dir file...
   PASS=$((PASS + p)); FAIL=$((FAIL + f))
 }
 
-suite "$ROOT/apps/chat" tests/e2e/protocol.test.js
+suite "$ROOT/apps/chat" tests/e2e/protocol.test.js tests/e2e/cluster.test.js
 suite "$ROOT/examples/tutorials" tests/node.test.js
 if [ "$QUICK" = 0 ]; then
   suite "$ROOT/apps/chat" tests/e2e/browser.test.js

@@ -56,6 +56,10 @@ pub struct ChatConfig {
     pub hash_params: argon2::Params,
     /// Most options in a poll (default 10).
     pub max_poll_options: usize,
+    /// How long to wait for the other servers of a cluster to report who is
+    /// in their rooms (default 1 s); a server that does not answer in time is
+    /// left out of that user list or count.
+    pub cluster_timeout: Duration,
 }
 
 impl Default for ChatConfig {
@@ -72,6 +76,7 @@ impl Default for ChatConfig {
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             hash_params: argon2::Params::default(),
             max_poll_options: 10,
+            cluster_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -250,6 +255,23 @@ struct RoomEntry {
 }
 
 // ---- presence ---------------------------------------------------------------
+//
+// Each server knows who is in its rooms through its own sockets. With several
+// servers (`--redis-url`), a user list or member count merges this server's
+// members with what the others report to the server-side request
+// [`PRESENCE_EVENT`], asked fresh each time: a server that stops takes its
+// members with it, and nothing has to be cleaned up in Redis. The server that
+// sees a change pushes the room's merged `user-list` to the whole room.
+
+/// The server-side event (between the chat's servers) that asks for each
+/// server's members of some rooms.
+const PRESENCE_EVENT: &str = "chat:presence";
+
+/// One member as a server reports it: identity key, name, guest.
+type Reported = (String, String, bool);
+
+/// Members of some rooms, by room id and identity key: (name, guest).
+type Merged = HashMap<i64, BTreeMap<String, (String, bool)>>;
 
 struct Member {
     name: String,
@@ -397,6 +419,14 @@ impl Chat {
         on!("typing", typing, RoomArg);
         on!("create-poll", create_poll, CreatePollIn);
         on!("vote", vote, VoteIn);
+        let chat = self.clone();
+        ns.on_server_side(
+            PRESENCE_EVENT,
+            move |Data(rooms): Data<Option<Vec<i64>>>| {
+                let chat = chat.clone();
+                async move { chat.local_presence(rooms.as_deref()) }
+            },
+        );
         let chat = self.clone();
         ns.on_disconnect(move |s: Socket| {
             let chat = chat.clone();
@@ -686,21 +716,13 @@ impl Chat {
         }
     }
 
-    fn member_count(&self, room_id: i64) -> usize {
-        self.0
-            .presence
-            .lock()
-            .unwrap()
-            .get(&room_id)
-            .map_or(0, |p| p.members.len())
-    }
-
     async fn rooms(&self, _s: &Socket) -> Result<Json, Fail> {
         let rooms = self.0.store.rooms().await.map_err(|e| Fail::storage(&e))?;
+        let presence = self.presence(None).await;
         let list: Vec<RoomEntry> = rooms
             .into_iter()
             .map(|r| RoomEntry {
-                members: self.member_count(r.id),
+                members: presence.get(&r.id).map_or(0, BTreeMap::len),
                 name: r.name,
             })
             .collect();
@@ -760,9 +782,16 @@ impl Chat {
             done: tx,
         })?;
         let was_member = rx.await.map_err(|_| Fail::busy())??;
-        if !was_member {
-            let first = self.presence_add(room.id, &room.name, &who);
-            if first {
+        let first_here = !was_member && self.presence_add(room.id, &room.name, &who);
+        let remote = self.remote_presence(Some(&[room.id])).await;
+        if first_here {
+            // `new-user` once per user, however many tabs and servers.
+            let key = who.key();
+            let elsewhere = remote
+                .iter()
+                .flat_map(|report| report.iter().filter(|(id, _)| *id == room.id))
+                .any(|(_, members)| members.iter().any(|(k, _, _)| *k == key));
+            if !elsewhere {
                 let _ = self
                     .ns()
                     .to(room_key(room.id))
@@ -772,9 +801,13 @@ impl Chat {
                     )
                     .await;
             }
+        }
+        if !was_member {
             self.schedule_user_list(room.id);
         }
-        Ok(json!({"room": room.name, "members": self.member_count(room.id)}))
+        let merged = self.merge(Some(&[room.id]), remote);
+        let members = merged.get(&room.id).map_or(0, BTreeMap::len);
+        Ok(json!({"room": room.name, "members": members}))
     }
 
     async fn leave_room(&self, s: &Socket, r: RoomArg) -> Result<Json, Fail> {
@@ -933,6 +966,76 @@ impl Chat {
 
     // ---- presence --------------------------------------------------------------
 
+    /// This server's members of `rooms` (every room when `None`).
+    fn local_presence(&self, rooms: Option<&[i64]>) -> Vec<(i64, Vec<Reported>)> {
+        let p = self.0.presence.lock().unwrap();
+        let report = |(id, rp): (&i64, &RoomPresence)| {
+            let members = rp
+                .members
+                .iter()
+                .map(|(k, m)| (k.clone(), m.name.clone(), m.guest))
+                .collect();
+            (*id, members)
+        };
+        match rooms {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| p.get_key_value(id))
+                .map(report)
+                .collect(),
+            None => p
+                .iter()
+                .filter(|(_, rp)| !rp.members.is_empty())
+                .map(report)
+                .collect(),
+        }
+    }
+
+    /// What the other servers of the cluster report for `rooms`, one report
+    /// per server that answered in time (none without `--redis-url`).
+    async fn remote_presence(&self, rooms: Option<&[i64]>) -> Vec<Vec<(i64, Vec<Reported>)>> {
+        let asked = self
+            .ns()
+            .server_side_emit_with_ack(PRESENCE_EVENT, &(rooms,), self.0.cfg.cluster_timeout)
+            .await;
+        let acks = match asked {
+            Ok(acks) => acks,
+            Err(e) => {
+                tracing::warn!("presence of the other servers unknown: {e}");
+                return Vec::new();
+            }
+        };
+        if !acks.complete {
+            tracing::warn!("a server did not report its presence in time");
+        }
+        acks.first_args().unwrap_or_else(|e| {
+            tracing::warn!("unreadable presence report: {e}");
+            Vec::new()
+        })
+    }
+
+    /// This server's members of `rooms` merged with `remote`'s.
+    fn merge(&self, rooms: Option<&[i64]>, remote: Vec<Vec<(i64, Vec<Reported>)>>) -> Merged {
+        let mut merged = Merged::new();
+        for (id, members) in remote
+            .into_iter()
+            .flatten()
+            .chain(self.local_presence(rooms))
+        {
+            let room = merged.entry(id).or_default();
+            for (key, name, guest) in members {
+                room.insert(key, (name, guest));
+            }
+        }
+        merged
+    }
+
+    /// Who is in `rooms` on every server.
+    async fn presence(&self, rooms: Option<&[i64]>) -> Merged {
+        let remote = self.remote_presence(rooms).await;
+        self.merge(rooms, remote)
+    }
+
     /// Adds a connection of `who` to a room; true if `who` was not there yet.
     fn presence_add(&self, room_id: i64, room_name: &str, who: &Who) -> bool {
         let mut p = self.0.presence.lock().unwrap();
@@ -977,27 +1080,30 @@ impl Chat {
         let chat = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(chat.0.cfg.user_list_delay).await;
-            let list = {
+            let name = {
                 let mut p = chat.0.presence.lock().unwrap();
                 let Some(rp) = p.get_mut(&room_id) else {
                     return;
                 };
                 rp.push_scheduled = false;
-                let mut users: Vec<UserEntry> = rp
-                    .members
-                    .values()
-                    .map(|m| UserEntry {
-                        username: m.name.clone(),
-                        guest: m.guest,
-                    })
-                    .collect();
-                users.sort_by(|a, b| {
-                    (a.guest, a.username.to_lowercase()).cmp(&(b.guest, b.username.to_lowercase()))
-                });
-                let count = users.len();
-                users.truncate(chat.0.cfg.max_user_list);
-                json!({"room": rp.name, "count": count, "users": users})
+                rp.name.clone()
             };
+            let merged = chat.presence(Some(&[room_id])).await;
+            let mut users: Vec<UserEntry> = merged
+                .get(&room_id)
+                .into_iter()
+                .flatten()
+                .map(|(_, (name, guest))| UserEntry {
+                    username: name.clone(),
+                    guest: *guest,
+                })
+                .collect();
+            users.sort_by(|a, b| {
+                (a.guest, a.username.to_lowercase()).cmp(&(b.guest, b.username.to_lowercase()))
+            });
+            let count = users.len();
+            users.truncate(chat.0.cfg.max_user_list);
+            let list = json!({"room": name, "count": count, "users": users});
             let _ = chat
                 .ns()
                 .to(room_key(room_id))

@@ -27,6 +27,9 @@ pub struct AppConfig {
     pub client_dir: PathBuf,
     /// Largest Engine.IO payload accepted, bytes (default 100,000).
     pub max_payload: u64,
+    /// Redis, to run several servers as one chat (default none: one server).
+    /// Every server must use the same database.
+    pub redis_url: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -35,6 +38,7 @@ impl Default for AppConfig {
             chat: ChatConfig::default(),
             client_dir: web::default_client_dir(),
             max_payload: 100_000,
+            redis_url: None,
         }
     }
 }
@@ -49,9 +53,28 @@ pub struct App {
     pub router: axum::Router,
 }
 
-/// Builds the Socket.IO server, the chat's handlers and the HTTP routes on `store`.
-pub async fn build(store: Store, cfg: AppConfig) -> Result<App, StoreError> {
-    let io = SocketIo::builder()
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Redis (`redis_url`) could not be reached.
+    #[error("redis: {0}")]
+    Redis(#[from] sockio::AdapterError),
+}
+
+/// Builds the Socket.IO server, the chat's handlers and the HTTP routes on
+/// `store`, in a cluster over Redis when `cfg.redis_url` is set.
+pub async fn build(store: Store, cfg: AppConfig) -> Result<App, BuildError> {
+    let mut builder = SocketIo::builder();
+    if let Some(url) = &cfg.redis_url {
+        // The classic adapter of Node's @socket.io/redis-adapter: broadcasts
+        // reach every server's sockets, and the servers answer each other's
+        // presence requests (see chat.rs).
+        builder = builder.adapter(sockio_redis::RedisAdapter::new(url).await?);
+    }
+    let io = builder
         // A socket's handlers run concurrently (sockio's default, as Node's and
         // Flask-SocketIO's): the writer task keeps messages in order.
         .async_handlers(true)
@@ -61,6 +84,8 @@ pub async fn build(store: Store, cfg: AppConfig) -> Result<App, StoreError> {
         .build()
         .expect("valid options");
     let chat = Chat::install(&io, store, cfg.chat.clone()).await?;
+    // Subscribed to /chat's channels before the first client comes.
+    io.adapter_ready().await?;
     let router = web::router(&cfg.client_dir).layer(io.layer());
     Ok(App { io, chat, router })
 }

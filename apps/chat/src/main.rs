@@ -20,9 +20,8 @@ struct Cli {
     /// Database: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://chat.db")]
     database_url: String,
-    /// Redis URL, to run several servers behind one address. Not supported
-    /// yet: the chat keeps its room list and presence in the process (sockio's
-    /// Redis adapter exists; the app is not cluster-aware yet).
+    /// Redis URL (redis://HOST:PORT), to run several servers as one chat behind
+    /// a load balancer; every server must use the same database.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
     /// Directory holding the npm packages with the browser clients.
@@ -58,6 +57,9 @@ struct Cli {
     /// Database connections in the pool.
     #[arg(long, default_value_t = 5)]
     db_connections: u32,
+    /// Milliseconds to wait for the other servers' members (with --redis-url).
+    #[arg(long, default_value_t = 1000)]
+    cluster_timeout_ms: u64,
     /// Largest Engine.IO payload accepted, bytes.
     #[arg(long, default_value_t = 100_000)]
     max_payload: u64,
@@ -78,18 +80,6 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(url) = &cli.redis_url {
-        // sockio-redis would carry the broadcasts, but this app keeps its room
-        // list (a cache loaded at start) and who is in each room in memory:
-        // a second server would not see rooms created on the first, and user
-        // lists would show one server's members only.
-        return Err(format!(
-            "--redis-url {url}: running several chat servers is not supported yet \
-             (rooms and presence live in each process); run one server without \
-             --redis-url / REDIS_URL"
-        )
-        .into());
-    }
     let defaults = ChatConfig::default();
     let chat = ChatConfig {
         max_message_chars: cli.max_message_chars,
@@ -101,6 +91,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         write_batch: cli.write_batch,
         token_ttl: Duration::from_secs(cli.token_ttl_days * 24 * 3600),
         max_poll_options: cli.max_poll_options,
+        cluster_timeout: Duration::from_millis(cli.cluster_timeout_ms),
         ..defaults
     };
     let store = Store::connect(&cli.database_url, cli.db_connections)
@@ -113,14 +104,19 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .client_dir
             .unwrap_or_else(sockio_chat::web::default_client_dir),
         max_payload: cli.max_payload,
+        redis_url: cli.redis_url.clone(),
     };
     let app = sockio_chat::build(store.clone(), cfg).await?;
     let listener = tokio::net::TcpListener::bind((cli.host.as_str(), cli.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
     let addr = listener.local_addr()?;
+    let cluster = match &cli.redis_url {
+        Some(url) => format!(", cluster over {}", redact(url)),
+        None => String::new(),
+    };
     println!(
-        "sockio-chat on http://{addr}/ ({} database)",
+        "sockio-chat on http://{addr}/ ({} database{cluster})",
         store.backend()
     );
     let io = app.io.clone();

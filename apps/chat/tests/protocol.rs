@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{sqlite_url, Client, PgDb, TestApp};
+use common::{list_until, sqlite_url, PgDb, TestApp};
 use serde_json::{json, Value as Json};
 
 const QUIET: Duration = Duration::from_millis(150);
@@ -353,33 +353,6 @@ async fn typing_reaches_the_others_only() {
     let got: Vec<String> = alice.drain(QUIET).await.into_iter().map(|e| e.0).collect();
     assert!(!got.contains(&"typing".to_string()), "{got:?}");
     t.stop().await;
-}
-
-fn names(list: &Json) -> Vec<String> {
-    list["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            format!(
-                "{}{}",
-                u["username"].as_str().unwrap(),
-                if u["guest"] == true { " (guest)" } else { "" }
-            )
-        })
-        .collect()
-}
-
-/// Reads `user-list` events until one matches `want`.
-async fn list_until(c: &Client, want: &[&str]) -> Json {
-    let mut last = Json::Null;
-    for _ in 0..20 {
-        last = c.next("user-list").await;
-        if names(&last) == want {
-            return last;
-        }
-    }
-    panic!("user-list never became {want:?}; last {last}");
 }
 
 #[tokio::test]

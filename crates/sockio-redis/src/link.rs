@@ -203,7 +203,34 @@ fn manager_config() -> ConnectionManagerConfig {
 }
 
 fn open_error(url: &str, e: redis::RedisError) -> AdapterError {
-    AdapterError::Unavailable(format!("cannot connect to Redis at {url}: {e}"))
+    AdapterError::Unavailable(format!(
+        "cannot connect to Redis at {}: {e}",
+        without_password(url)
+    ))
+}
+
+/// `url` with its password (if any) replaced by `***`, for messages and logs.
+fn without_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let host_start = match rest.find('/') {
+        Some(slash) => rest[..slash].rfind('@'),
+        None => rest.rfind('@'),
+    };
+    match host_start {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!(
+                "{}{}:***{}",
+                &url[..scheme_end],
+                &rest[..colon],
+                &rest[at..]
+            ),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 impl Link {
@@ -510,5 +537,22 @@ async fn health_check(health: Weak<Health>, conns: Vec<ConnectionManager>, timeo
         } else {
             h.mark_down(&why);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_url_s_password_is_hidden() {
+        assert_eq!(
+            without_password("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(without_password("redis://:pw@h:1/0"), "redis://:***@h:1/0");
+        assert_eq!(without_password("rediss://u:p@ss@h"), "rediss://u:***@h");
+        assert_eq!(without_password("redis://u@h"), "redis://u@h");
+        assert_eq!(without_password("not a url"), "not a url");
     }
 }

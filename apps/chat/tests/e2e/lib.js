@@ -63,7 +63,7 @@ class Server {
   /** SIGTERM, then wait for the exit (SIGKILL after 10 s). */
   async stop() {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     const t = setTimeout(() => child.kill('SIGKILL'), 10000);
