@@ -16,9 +16,12 @@
 #   bench/cluster.sh --spread 19500 [--rate 2]   three sockio servers (CPU 0), the receivers
 #        spread over them by one generator (CPU 1; open-files limit ~20,000 per process),
 #        the sender on the first: delivery latency, lost, RSS per server
+#   bench/cluster.sh --spread 50000 --procs 3     the same with the receivers split over 3
+#        generator processes (one per server, each on its own loopback source addresses)
+#        and the sender in a fourth; timestamps on the wall clock, histograms merged
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=3; DURATION=10; WARMUP=3; RECEIVERS=1000; PEERS="sockio node"; WINDOW=8; SPREAD=0; RATE=2
+RUNS=3; DURATION=10; WARMUP=3; RECEIVERS=1000; PEERS="sockio node"; WINDOW=8; SPREAD=0; RATE=2; PROCS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=$2; shift ;;
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
     --peers) PEERS=$2; shift ;;
     --spread) SPREAD=$2; shift ;;
     --rate) RATE=$2; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --procs) PROCS=$2; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -72,6 +76,79 @@ if [ "$SPREAD" -gt 0 ]; then
     wait_port "$p" || { log "node $i did not start"; exit 1; }
   done
   urls="http://127.0.0.1:${ports[0]},http://127.0.0.1:${ports[1]},http://127.0.0.1:${ports[2]}"
+  if [ "$PROCS" -gt 1 ]; then
+    # Sockets of an earlier run still in TIME_WAIT slow the kernel's search for free
+    # ports so much that connecting 50,000 clients outlasts the servers' ping timeout
+    # (45 s; a connection waiting for the others does not answer pings): wait for them.
+    for _ in $(seq 1 90); do
+      [ "$(ss -Htan state time-wait | wc -l)" -lt 2000 ] && break
+      sleep 1
+    done
+    log "split: $SPREAD receivers in $PROCS generator processes over 3 sockio servers, sender on the first, $RATE broadcasts/s"
+    rpids=()
+    for i in $(seq 0 $((PROCS - 1))); do
+      share=$(( SPREAD / PROCS + (i < SPREAD % PROCS ? 1 : 0) ))
+      # each process its own server and its own 4 loopback source addresses' worth of ports
+      timeout 900 taskset -c 1 "$LG" broadcast --role receivers --wall-clock --receivers "$share" \
+        --url "http://127.0.0.1:${ports[$((i % 3))]}" --source-addrs 4 \
+        --ready-file "$OUT/ready.$i" --stop-file "$OUT/stop" --latency-from-seq "$(python3 -c "import math; print(math.ceil($RATE * $WARMUP))")" \
+        --connect-timeout 300 --json --peer sockio --scenario bcast-split > "$OUT/receivers.$i.json" 2> "$OUT/receivers.$i.log" &
+      rpids+=($!); PIDS+=($!)
+    done
+    for _ in $(seq 1 3000); do
+      ready=0; for i in $(seq 0 $((PROCS - 1))); do [ -e "$OUT/ready.$i" ] && ready=$((ready + 1)); done
+      [ "$ready" = "$PROCS" ] && break
+      for p in "${rpids[@]}"; do kill -0 "$p" 2>/dev/null || { log "a receiver process ended early: $(tail -n 3 "$OUT"/receivers.*.log)"; exit 1; }; done
+      sleep 0.2
+    done
+    [ "$ready" = "$PROCS" ] || { log "receivers not ready after 600 s"; exit 1; }
+    log "all $SPREAD receivers joined; sending"
+    cpu_ticks() { local t=0 pid; for pid in "${pids[@]}"; do t=$(( t + $(awk '{print $14 + $15}' /proc/$pid/stat) )); done; echo $t; }
+    CPU0=$(cpu_ticks)
+    ( sleep $((WARMUP + DURATION / 2)); for pid in "${pids[@]}"; do grep VmRSS /proc/$pid/status | awk -v p=$pid '{print "rss", p, $2}'; done ) > "$OUT/rss.txt" &
+    RSSJOB=$!
+    timeout 600 taskset -c 1 "$LG" broadcast --role sender --wall-clock --rate "$RATE" --url "http://127.0.0.1:${ports[0]}" \
+      --duration "$DURATION" --warmup "$WARMUP" --json --peer sockio --scenario bcast-split-sender > "$OUT/sender.json" \
+      || { log "sender failed"; exit 1; }
+    wait "$RSSJOB"
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["params"]["sent"])' "$OUT/sender.json" > "$OUT/stop.tmp" && mv "$OUT/stop.tmp" "$OUT/stop"
+    for p in "${rpids[@]}"; do wait "$p" || log "receiver process $p failed: see $OUT/receivers.*.log"; done
+    echo "$(( $(cpu_ticks) - CPU0 )) $(getconf CLK_TCK)" > "$OUT/server-cpu.txt"
+    python3 - "$OUT" "$PROCS" "$SPREAD" "$DURATION" "$WARMUP" <<'PY'
+import json, sys
+out, procs = sys.argv[1], int(sys.argv[2])
+parts = [json.load(open(f"{out}/receivers.{i}.json")) for i in range(procs)]
+sent = json.load(open(f"{out}/sender.json"))["params"]["sent"]
+hist = {}
+for p in parts:
+    for v, c in p["params"]["latency"]:
+        hist[v] = hist.get(v, 0) + c
+total = sum(hist.values())
+def q(f):
+    acc = 0
+    for v in sorted(hist):
+        acc += hist[v]
+        if acc >= f * total:
+            return v
+rss = [int(l.split()[2]) for l in open(f"{out}/rss.txt") if l.startswith("rss")]
+clients = sum(p["connections"] for p in parts)
+delivered = sum(p["params"]["delivered"] for p in parts)
+lost = sum(p["lost"] for p in parts)
+errors = sum(p["errors"] for p in parts)
+summary = {"clients": clients, "generator_processes": procs, "broadcasts": sent, "delivered": delivered,
+           "latency_samples": total, "p50_ms": q(0.5) / 1000, "p99_ms": q(0.99) / 1000, "max_ms": max(hist) / 1000,
+           "lost": lost, "errors": errors, "rss_mib": [round(k / 1024, 1) for k in rss],
+           "notes": [p["note"] for p in parts if p.get("note")]}
+ticks, hz = map(int, open(f"{out}/server-cpu.txt").read().split())
+summary["server_cpu_us_per_delivery"] = round(ticks / hz * 1e6 / max(delivered, 1), 2)
+json.dump(summary, open(f"{out}/summary.json", "w"))
+print(f"clients {clients} in {procs} generator processes, {sent} broadcasts, {delivered} deliveries, "
+      f"p50 {summary['p50_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms (after the warm-up's broadcasts), "
+      f"lost {lost}, errors {errors}, RSS per server {', '.join(f'{k} MiB' for k in summary['rss_mib'])}, "
+      f"servers' CPU {summary['server_cpu_us_per_delivery']} µs per delivery")
+PY
+    exit 0
+  fi
   log "spread: $SPREAD receivers over 3 sockio servers, sender on the first, $RATE broadcasts/s"
   ( sleep $((WARMUP + DURATION / 2 + 5)); for pid in "${pids[@]}"; do grep VmRSS /proc/$pid/status | awk -v p=$pid '{print "rss", p, $2}'; done ) > "$OUT/rss.txt" &
   RSSJOB=$!

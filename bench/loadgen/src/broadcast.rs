@@ -49,6 +49,42 @@ pub struct BcastOpts {
     /// a cluster) instead of `--url`.
     #[arg(long, value_delimiter = ',')]
     pub receiver_urls: Vec<String>,
+    /// Loopback source addresses the receivers' connections spread over
+    /// (127.0.0.1 ..= 127.0.0.N; 0: the system's choice).
+    #[arg(long, default_value_t = 0)]
+    pub source_addrs: usize,
+    /// Which part this process plays. `both` (default): receivers and sender.
+    /// Split over processes (more clients than one process may open files):
+    /// `receivers` processes hold receivers only and `sender` sends only; see
+    /// `--ready-file`, `--stop-file` and `--wall-clock` (bench/cluster.sh --procs).
+    #[arg(long, value_enum, default_value_t = Role::Both)]
+    pub role: Role,
+    /// Timestamps in microseconds since the Unix epoch, comparable between the
+    /// processes of a split run (default: since this process started).
+    #[arg(long)]
+    pub wall_clock: bool,
+    /// `receivers`: file created once every receiver has joined room `bench`.
+    #[arg(long)]
+    pub ready_file: Option<std::path::PathBuf>,
+    /// `receivers`: file whose appearance ends the run; it holds the number of
+    /// broadcasts the sender sent, so that the receivers can count what is lost.
+    #[arg(long)]
+    pub stop_file: Option<std::path::PathBuf>,
+    /// `receivers`: latencies of broadcasts numbered below this are not
+    /// recorded (the sender's warm-up: rate x warm-up seconds).
+    #[arg(long, default_value_t = 0)]
+    pub latency_from_seq: u64,
+}
+
+/// The part a `broadcast` process plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Receivers and the sender in this process (the usual run).
+    Both,
+    /// Receivers only; the run ends when `--stop-file` appears.
+    Receivers,
+    /// The sender only (needs `--rate`); prints how many it sent.
+    Sender,
 }
 
 const RING: usize = 1 << 16;
@@ -71,6 +107,21 @@ struct Shared {
     hist: Mutex<Histogram<u64>>,
     n: u64,
     base: Instant,
+    wall_clock: bool,
+    latency_from_seq: u64,
+}
+
+impl Shared {
+    /// Now, in microseconds: since `base`, or since the Unix epoch with `--wall-clock`.
+    fn now_us(&self) -> u64 {
+        if self.wall_clock {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64)
+        } else {
+            self.base.elapsed().as_micros() as u64
+        }
+    }
 }
 
 /// The `seq,t...` part of a delivery, if `m` is one.
@@ -95,7 +146,7 @@ async fn receiver(mut ws: WsConn, sh: Arc<Shared>, chat: bool) {
             return;
         }
         sh.reads.fetch_add(1, Ordering::Relaxed);
-        let now = sh.base.elapsed().as_micros() as u64;
+        let now = sh.now_us();
         let mut got = 0u64;
         let mut bytes = 0u64;
         let r = ws.drain(|m, out| {
@@ -113,7 +164,9 @@ async fn receiver(mut ws: WsConn, sh: Arc<Shared>, chat: bool) {
                     sh.out_of_order.fetch_add(1, Ordering::Relaxed);
                 }
                 expect = seq + 1;
-                lat.push(now.saturating_sub(t));
+                if seq >= sh.latency_from_seq {
+                    lat.push(now.saturating_sub(t));
+                }
                 let slot = &sh.slots[seq as usize % RING];
                 let v = slot.fetch_add(1, Ordering::AcqRel);
                 if v >> 32 == seq && (v & 0xffff_ffff) + 1 == sh.n {
@@ -201,7 +254,7 @@ async fn sender(mut ws: WsConn, sh: Arc<Shared>, o: BcastOpts) {
             while seq - sh.completed.load(Ordering::Acquire) < o.window {
                 let slot = &sh.slots[seq as usize % RING];
                 slot.store(seq << 32, Ordering::Release);
-                push_bcast(&mut ws.out, seq, sh.base.elapsed().as_micros() as u64, &o);
+                push_bcast(&mut ws.out, seq, sh.now_us(), &o);
                 seq += 1;
             }
             sh.sent.store(seq, Ordering::Release);
@@ -211,7 +264,7 @@ async fn sender(mut ws: WsConn, sh: Arc<Shared>, o: BcastOpts) {
             }
             continue;
         }
-        if seq > completed && last_progress.elapsed() > stall {
+        if o.role == Role::Both && seq > completed && last_progress.elapsed() > stall {
             sh.stalled.store(true, Ordering::Release);
             return;
         }
@@ -228,7 +281,7 @@ async fn sender(mut ws: WsConn, sh: Arc<Shared>, o: BcastOpts) {
             _ = tick => {
                 let slot = &sh.slots[seq as usize % RING];
                 slot.store(seq << 32, Ordering::Release);
-                push_bcast(&mut ws.out, seq, sh.base.elapsed().as_micros() as u64, &o);
+                push_bcast(&mut ws.out, seq, sh.now_us(), &o);
                 seq += 1;
                 sh.sent.store(seq, Ordering::Release);
             }
@@ -379,10 +432,8 @@ async fn chat_setup(
     Ok(())
 }
 
-/// Runs the broadcast scenario.
-pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
-    let n = o.receivers.max(1);
-    let sh = Arc::new(Shared {
+fn shared(n: usize, o: &BcastOpts) -> Arc<Shared> {
+    Arc::new(Shared {
         slots: (0..RING).map(|_| AtomicU64::new(u64::MAX)).collect(),
         sent: AtomicU64::new(0),
         completed: AtomicU64::new(0),
@@ -396,26 +447,143 @@ pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
         hist: Mutex::new(new_hist()),
         n: n as u64,
         base: Instant::now(),
-    });
+        wall_clock: o.wall_clock,
+        latency_from_seq: o.latency_from_seq,
+    })
+}
+
+/// Connects `n` receivers: spread over `--receiver-urls`, else to `--url`.
+async fn connect_receivers(c: &Common, o: &BcastOpts, n: usize) -> Result<Vec<WsConn>, String> {
+    if o.receiver_urls.is_empty() {
+        return connect_all(c, n, o.source_addrs, 4096, None).await;
+    }
+    let k = o.receiver_urls.len();
+    let mut all = Vec::with_capacity(n);
+    for (i, u) in o.receiver_urls.iter().enumerate() {
+        let mut ci = c.clone();
+        ci.target = crate::ws::Target::parse(u)?;
+        let share = n / k + usize::from(i < n % k);
+        all.extend(connect_all(&ci, share, o.source_addrs, 4096, None).await?);
+    }
+    Ok(all)
+}
+
+/// `--role receivers`: joins, says it is ready, counts deliveries until the
+/// stop file names how many broadcasts were sent, then drains (at most 5 s).
+/// The result's `params.latency` lists the latency histogram as `[µs, count]`
+/// pairs, so that the runs of several processes can be merged.
+async fn run_receivers(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
+    let (Some(ready), Some(stop)) = (&o.ready_file, &o.stop_file) else {
+        return Err("--role receivers needs --ready-file and --stop-file".into());
+    };
+    let n = o.receivers.max(1);
+    let sh = shared(n, o);
+    let mut conns = connect_receivers(c, o, n).await?;
+    join_all(&mut conns, Duration::from_secs_f64(c.connect_timeout)).await?;
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|ws| tokio::spawn(receiver(ws, sh.clone(), o.chat)))
+        .collect();
+    stats::set_phase(MEASURE);
+    std::fs::write(ready, b"").map_err(|e| format!("{}: {e}", ready.display()))?;
+    // Bounded: the coordinator writes the stop file within minutes.
+    let give_up = Instant::now() + Duration::from_secs(3600);
+    let sent: u64 = loop {
+        if let Ok(t) = std::fs::read_to_string(stop) {
+            if let Ok(v) = t.trim().parse() {
+                break v;
+            }
+        }
+        if Instant::now() > give_up {
+            return Err("no stop file within an hour".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let expected = sent * n as u64;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sh.delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stats::set_phase(stats::DONE);
+    for t in tasks {
+        t.abort();
+    }
+    let delivered = sh.delivered.load(Ordering::Relaxed);
+    let hist = sh.hist.lock().unwrap().clone();
+    let pairs: Vec<[u64; 2]> = hist
+        .iter_recorded()
+        .map(|v| [v.value_iterated_to(), v.count_at_value()])
+        .collect();
+    let ooo = sh.out_of_order.load(Ordering::Relaxed);
+    let mut r = RunResult {
+        scenario: "broadcast-receivers".into(),
+        params: serde_json::json!({
+            "receivers": n, "sent": sent, "delivered": delivered,
+            "latency_from_seq": o.latency_from_seq, "latency": pairs,
+        }),
+        connections: n as u64,
+        messages: delivered,
+        lost: Some(expected.saturating_sub(delivered)),
+        errors: sh.errors.load(Ordering::Relaxed),
+        note: if ooo > 0 {
+            format!("{ooo} out-of-order deliveries")
+        } else {
+            String::new()
+        },
+        ..Default::default()
+    };
+    r.fill_latency(&hist);
+    Ok(r)
+}
+
+/// `--role sender`: sends `--rate` broadcasts per second to room `bench` for
+/// the warm-up and the measured window; the result's `params.sent` says how many.
+async fn run_sender(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
+    if o.rate.is_none() {
+        return Err("--role sender needs --rate".into());
+    }
+    let t = match &o.sender_url {
+        Some(url) => crate::ws::Target::parse(url)?,
+        None => c.target.clone(),
+    };
+    let snd = WsConn::open_session(&t, None, 4096)
+        .await
+        .map_err(|e| format!("cannot open the sender's session at {}: {e}", t.addr))?;
+    let sh = shared(1, o);
+    let task = tokio::spawn(sender(snd, sh.clone(), o.clone()));
+    let s2 = sh.clone();
+    let (a, b, count) = measure(c, move || s2.sent.load(Ordering::Relaxed), || false, "sent").await;
+    // measure() ends in DRAIN: the sender returns after flushing what it counted.
+    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    stats::set_phase(stats::DONE);
+    let sent = sh.sent.load(Ordering::Relaxed);
+    let mut r = RunResult {
+        scenario: "broadcast-sender".into(),
+        params: serde_json::json!({"rate": o.rate, "sent": sent}),
+        connections: 1,
+        errors: sh.errors.load(Ordering::Relaxed),
+        ..Default::default()
+    };
+    r.fill_window(&a, &b, count);
+    Ok(r)
+}
+
+/// Runs the broadcast scenario.
+pub async fn run(c: &Common, o: &BcastOpts) -> Result<RunResult, String> {
+    match o.role {
+        Role::Receivers => return run_receivers(c, o).await,
+        Role::Sender => return run_sender(c, o).await,
+        Role::Both => {}
+    }
+    let n = o.receivers.max(1);
+    let sh = shared(n, o);
     let (mut conns, mut snd) = match &o.sender_url {
         Some(url) => {
             let t = crate::ws::Target::parse(url)?;
             let snd = WsConn::open_session(&t, None, 4096)
                 .await
                 .map_err(|e| format!("cannot open the sender's session at {url}: {e}"))?;
-            let conns = if o.receiver_urls.is_empty() {
-                connect_all(c, n, 0, 4096, None).await?
-            } else {
-                let k = o.receiver_urls.len();
-                let mut all = Vec::with_capacity(n);
-                for (i, u) in o.receiver_urls.iter().enumerate() {
-                    let mut ci = c.clone();
-                    ci.target = crate::ws::Target::parse(u)?;
-                    let share = n / k + usize::from(i < n % k);
-                    all.extend(connect_all(&ci, share, 0, 4096, None).await?);
-                }
-                all
-            };
+            let conns = connect_receivers(c, o, n).await?;
             (conns, snd)
         }
         None => {

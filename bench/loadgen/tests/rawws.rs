@@ -90,3 +90,75 @@ fn scenarios_run_against_rawws() {
     assert_eq!(r["errors"], 0, "{r}");
     assert!(r["rss_per_conn_kib"].as_f64().is_some());
 }
+
+/// The split run of bench/cluster.sh --procs: two receiver processes and a
+/// sender process, coordinated by the ready and stop files, count every delivery.
+#[test]
+fn a_broadcast_split_over_processes_counts_every_delivery() {
+    let port = 21078;
+    let srv = start(port);
+    let pid = srv.0.id();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let stop = dir.path().join("stop");
+    let receivers: Vec<_> = (0..2)
+        .map(|i| {
+            let ready = dir.path().join(format!("ready.{i}"));
+            let child = Command::new(env!("CARGO_BIN_EXE_sockio-loadgen"))
+                .args(["broadcast", "--role", "receivers", "--wall-clock"])
+                .args(["--receivers", "15", "--source-addrs", "2", "--url", &url])
+                .arg("--ready-file")
+                .arg(&ready)
+                .arg("--stop-file")
+                .arg(&stop)
+                .arg("--json")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start a receivers process");
+            (child, ready)
+        })
+        .collect();
+    let t0 = Instant::now();
+    while !receivers.iter().all(|(_, ready)| ready.exists()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "receivers not ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = loadgen(
+        port,
+        pid,
+        &[
+            "broadcast",
+            "--role",
+            "sender",
+            "--wall-clock",
+            "--rate",
+            "40",
+        ],
+    );
+    let sent = s["params"]["sent"].as_u64().unwrap();
+    assert!(sent > 0, "{s}");
+    std::fs::write(&stop, sent.to_string()).unwrap();
+    let mut delivered = 0;
+    for (mut child, _) in receivers {
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        let r: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON result");
+        assert_eq!(r["lost"], 0, "{r}");
+        assert_eq!(r["params"]["sent"], sent, "{r}");
+        let pairs = r["params"]["latency"].as_array().unwrap();
+        let samples: u64 = pairs.iter().map(|p| p[1].as_u64().unwrap()).sum();
+        assert_eq!(samples, sent * 15, "one latency per delivery: {r}");
+        delivered += r["params"]["delivered"].as_u64().unwrap();
+    }
+    assert_eq!(delivered, sent * 30);
+}
