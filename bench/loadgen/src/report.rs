@@ -242,12 +242,9 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
             .push(r);
     }
     std::fs::create_dir_all(&a.charts).map_err(|e| format!("{}: {e}", a.charts.display()))?;
-    let keep_log = std::fs::read_to_string(&a.out).ok().and_then(|s| {
-        // the soak's section (written by `soak`) and the log are kept
-        s.find("\n## Soak")
-            .or_else(|| s.find("\n## Log"))
-            .map(|i| s[i + 1..].to_string())
-    });
+    let keep_log = std::fs::read_to_string(&a.out)
+        .ok()
+        .and_then(|s| kept_sections(&s));
 
     let mut md = String::new();
     md.push_str("# Benchmarks\n\n");
@@ -535,9 +532,47 @@ pub fn run(a: &ReportArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The sections of an earlier report that no run writes (the soak's, the
+/// cross-node figures of bench/cluster.sh, the log), in their order; `None`
+/// when there are none. Every `## <scenario>` section and the targets are
+/// written afresh, wherever the earlier file had them.
+fn kept_sections(md: &str) -> Option<String> {
+    const GENERATED: &[&str] = &[
+        "sockio against its targets",
+        "echo",
+        "broadcast",
+        "broadcast-rate",
+        "idle",
+        "idle-50k",
+        "echo-polling",
+        "chat",
+    ];
+    let mut kept = String::new();
+    for section in md.split("\n## ").skip(1) {
+        let title = section.lines().next().unwrap_or("").trim();
+        if !GENERATED.contains(&title) {
+            kept.push_str("## ");
+            kept.push_str(section.trim_end_matches('\n'));
+            kept.push_str("\n\n");
+        }
+    }
+    (!kept.is_empty()).then(|| kept.trim_end().to_string() + "\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_report_keeps_the_hand_written_sections_only() {
+        let old = "# Benchmarks\n\nintro\n\n## sockio against its targets\n\nt\n\n## echo\n\ne\n\n\
+                   ## Soak\n\ns\n\n## chat\n\nc\n\n## Cross-node broadcast (Redis)\n\nx\n\n## Log\n\n- l\n";
+        assert_eq!(
+            kept_sections(old).unwrap(),
+            "## Soak\n\ns\n\n## Cross-node broadcast (Redis)\n\nx\n\n## Log\n\n- l\n"
+        );
+        assert_eq!(kept_sections("# Benchmarks\n\n## echo\n\ne\n"), None);
+    }
 
     #[test]
     fn medians() {
