@@ -50,7 +50,11 @@ fn loadgen(port: u16, pid: u32, args: &[&str]) -> serde_json::Value {
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("start loadgen");
+    json_result(cmd.spawn().expect("start loadgen"))
+}
+
+/// Waits for a loadgen started with `--json` and stdout piped: its one result.
+fn json_result(mut child: Child) -> serde_json::Value {
     let mut out = String::new();
     child
         .stdout
@@ -58,7 +62,7 @@ fn loadgen(port: u16, pid: u32, args: &[&str]) -> serde_json::Value {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
-    assert!(child.wait().unwrap().success(), "loadgen {args:?} failed");
+    assert!(child.wait().unwrap().success(), "loadgen failed");
     serde_json::from_str(out.trim()).expect("one JSON result")
 }
 
@@ -143,16 +147,8 @@ fn a_broadcast_split_over_processes_counts_every_delivery() {
     assert!(sent > 0, "{s}");
     std::fs::write(&stop, sent.to_string()).unwrap();
     let mut delivered = 0;
-    for (mut child, _) in receivers {
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        assert!(child.wait().unwrap().success());
-        let r: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON result");
+    for (child, _) in receivers {
+        let r = json_result(child);
         assert_eq!(r["lost"], 0, "{r}");
         assert_eq!(r["params"]["sent"], sent, "{r}");
         let pairs = r["params"]["latency"].as_array().unwrap();

@@ -3,82 +3,13 @@
 //! with in-process clients on each: every cluster operation through the Rust API, the
 //! emitter, and a Redis outage.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sockio::{Data, SocketIo, TestClient, Value};
 use sockio_redis::{Emitter, RedisAdapter};
 
-struct RedisServer {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl RedisServer {
-    fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
-    async fn start_on(port: u16) -> RedisServer {
-        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        #[allow(clippy::zombie_processes)] // waited for in `stop` (Drop)
-        let child = Command::new(&bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {bin} ({e}): install Debian's redis-server (scripts/test.sh does)")
-            });
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return RedisServer {
-                    child: Some(child),
-                    port,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("redis-server did not listen on {port}");
-    }
-
-    async fn start() -> RedisServer {
-        Self::start_on(Self::free_port()).await
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGTERM by PID, and wait for the exit.
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe_kill(c.id());
-            let _ = c.wait();
-        }
-    }
-}
-
-fn unsafe_kill(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+mod support;
+use support::RedisServer;
 
 async fn node(url: &str, key: &str, name: &'static str) -> (SocketIo, RedisAdapter) {
     let adapter = RedisAdapter::builder(url)

@@ -5,8 +5,7 @@
 //! the last event it got, both in the CONNECT auth when it comes back).
 
 use std::future::IntoFuture;
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -19,59 +18,16 @@ use tokio_tungstenite::WebSocketStream;
 /// Bound on every network wait (machines are loaded).
 const WAIT: Duration = Duration::from_secs(10);
 
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
+mod support;
+use support::RedisServer;
 
-impl RedisServer {
-    async fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        #[allow(clippy::zombie_processes)] // waited for in Drop
-        let child = Command::new(&bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {bin} ({e}): install Debian's redis-server (scripts/test.sh does)")
-            });
-        let server = RedisServer { child, port };
-        for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("redis-server did not listen on {port}");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn conn(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+/// A connection to `redis`, to look at what the adapter stored.
+async fn conn(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 /// One node: the streams adapter on `stream`, recovery on, served on
@@ -244,7 +200,7 @@ async fn drop_connection(c: Client, io: &SocketIo, redis: &RedisServer) -> Gone 
     };
     drop(c.ws);
     let key = format!("sio:session:{}", gone.pid);
-    let mut conn = redis.conn().await;
+    let mut conn = conn(redis).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let kept: bool = redis::cmd("EXISTS")
@@ -355,7 +311,7 @@ async fn no_recovery_after_the_window_or_for_an_unknown_session() {
     c.event().await;
     let gone = drop_connection(c, &a, &redis).await;
     // the key expires with the window (Redis PX)
-    let mut conn = redis.conn().await;
+    let mut conn = conn(&redis).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while redis::cmd("EXISTS")
         .arg(format!("sio:session:{}", gone.pid))

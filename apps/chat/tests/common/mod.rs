@@ -235,59 +235,8 @@ pub async fn list_until(c: &Client, want: &[&str]) -> Json {
     panic!("user-list never became {want:?}; last {last}");
 }
 
-/// A private `redis-server` on a free port (`REDIS_SERVER` names the binary;
-/// scripts/test.sh installs Debian's when missing), ended by PID on drop.
-pub struct RedisServer {
-    child: Option<std::process::Child>,
-    pub port: u16,
-}
-
-impl RedisServer {
-    pub async fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        #[allow(clippy::zombie_processes)] // waited for in Drop
-        let child = std::process::Command::new(&bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {bin} ({e}): install Debian's redis-server (scripts/test.sh does)")
-            });
-        let server = RedisServer {
-            child: Some(child),
-            port,
-        };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("redis-server did not listen on {port}");
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let _ = c.wait();
-        }
-    }
-}
+/// A private `redis-server` (sockio-redis's test helper).
+#[path = "../../../../crates/sockio-redis/tests/support/mod.rs"]
+mod redis_support;
+#[allow(unused_imports)] // used by tests/cluster.rs only
+pub use redis_support::RedisServer;
