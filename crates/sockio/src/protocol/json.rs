@@ -639,7 +639,9 @@ pub(crate) fn decode_json_parts<'a>(
     limits: &Limits,
 ) -> Result<Parts<'a>, ProtocolError> {
     let b = text.as_bytes();
-    let first = *b.first().ok_or(ProtocolError::Empty)?;
+    let Some(&first) = b.first() else {
+        return Err(ProtocolError::Empty);
+    };
     let (kind, binary) = match first {
         b'0'..=b'4' => (
             PacketKind::from_code(u64::from(first - b'0')).unwrap_or(PacketKind::Event),
@@ -699,10 +701,14 @@ pub(crate) fn decode_json_parts<'a>(
         let digits = &b[start..i];
         let mut n: u64 = 0;
         for &d in digits {
-            n = n
+            // No `ok_or(error)`: it would build and drop an error per digit.
+            let Some(next) = n
                 .checked_mul(10)
                 .and_then(|n| n.checked_add(u64::from(d - b'0')))
-                .ok_or(ProtocolError::InvalidAckId)?;
+            else {
+                return Err(ProtocolError::InvalidAckId);
+            };
+            n = next;
         }
         id = Some(n);
     }
