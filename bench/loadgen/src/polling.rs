@@ -143,6 +143,9 @@ enum Out {
 
 struct Shared {
     acks: AtomicU64,
+    /// Long-poll GETs and POSTs sent.
+    gets: AtomicU64,
+    posts: AtomicU64,
     errors: AtomicU64,
     hist: Mutex<Histogram<u64>>,
     base: Instant,
@@ -216,6 +219,7 @@ async fn client(t: Target, k: usize, sh: Arc<Shared>) -> io::Result<()> {
                     }
                 }
             }
+            sh2.posts.fetch_add(1, Ordering::Relaxed);
             if post.request("POST", &pq2, &body).await.is_err() {
                 if stats::phase() < stats::DRAIN {
                     sh2.errors.fetch_add(1, Ordering::Relaxed);
@@ -232,6 +236,7 @@ async fn client(t: Target, k: usize, sh: Arc<Shared>) -> io::Result<()> {
         if stats::phase() >= stats::DRAIN {
             break Ok(());
         }
+        sh.gets.fetch_add(1, Ordering::Relaxed);
         let body = match get.request("GET", &pq, b"").await {
             Ok(b) => b,
             Err(e) => break Err(e),
@@ -273,6 +278,8 @@ pub async fn run(c: &Common, o: &EchoOpts) -> Result<RunResult, String> {
     arg.extend_from_slice(b"\"]");
     let sh = Arc::new(Shared {
         acks: AtomicU64::new(0),
+        gets: AtomicU64::new(0),
+        posts: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         hist: Mutex::new(new_hist()),
         base: Instant::now(),
@@ -298,9 +305,15 @@ pub async fn run(c: &Common, o: &EchoOpts) -> Result<RunResult, String> {
     for t in tasks {
         t.abort();
     }
+    let acks = sh.acks.load(Ordering::Relaxed) as f64;
+    let per =
+        |n: &AtomicU64| (acks / n.load(Ordering::Relaxed).max(1) as f64 * 100.0).round() / 100.0;
     let mut r = RunResult {
         scenario: "echo-polling".into(),
-        params: serde_json::json!({"clients": o.clients, "inflight": o.inflight, "size": o.size}),
+        // How many acks each request carried (over the whole run): the
+        // server's cost per ack is mostly its cost per request over these.
+        params: serde_json::json!({"clients": o.clients, "inflight": o.inflight, "size": o.size,
+            "acks_per_get": per(&sh.gets), "acks_per_post": per(&sh.posts)}),
         connections: o.clients as u64 * 2,
         errors: sh.errors.load(Ordering::Relaxed),
         ..Default::default()
