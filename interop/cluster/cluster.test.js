@@ -10,69 +10,32 @@
 // N = Node), CLUSTER_RESULTS (a JSON file for the figures of the restart test).
 "use strict";
 
-const { describe, it, before, after } = require("node:test");
+const { describe, it, before, after, afterEach } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
-const net = require("node:net");
 const fs = require("node:fs");
-const path = require("node:path");
 const { io: ioc } = require("socket.io-client");
 const { createClient } = require("redis");
 const { Emitter } = require("@socket.io/redis-emitter");
+const { sleep, freePort, startRedis, startNode, reportOnFailure, withReports } = require("./procs");
 
 const SOCKIO = process.env.SOCKIO_NODE_BIN;
-const REDIS_SERVER = process.env.REDIS_SERVER || "redis-server";
 const TOPOLOGIES = (process.env.CLUSTER_TOPOLOGIES || "SSS SNS NSN streams:SNS streams:NSN").split(/\s+/).filter(Boolean);
 const RESULTS = process.env.CLUSTER_RESULTS;
 const NAMES = ["A", "B", "C"];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (!SOCKIO) throw new Error("set SOCKIO_NODE_BIN to the interop example binary");
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-async function waitPort(port, proc, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`${what} exited (${proc.exitCode})`);
-    const ok = await new Promise((r) => {
-      const c = net.connect(port, "127.0.0.1", () => { c.end(); r(true); });
-      c.on("error", () => r(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`${what} not listening on ${port}`);
-}
-
 // ------------------------------------------------------------------ processes
-
-const procs = new Set();
-function track(p) { procs.add(p); p.on("exit", () => procs.delete(p)); return p; }
-process.on("exit", () => { for (const p of procs) try { p.kill("SIGKILL"); } catch {} });
+// (procs.js: each one's output kept, an unexpected exit reported with the tail of it)
 
 class Redis {
   async start(port) {
     this.port = port || (await freePort());
-    this.proc = track(spawn(REDIS_SERVER, ["--port", String(this.port), "--bind", "127.0.0.1",
-      "--save", "", "--appendonly", "no", "--protected-mode", "no"], { stdio: "ignore" }));
-    await waitPort(this.port, this.proc, "redis-server");
+    this.proc = await startRedis(this.port);
     this.url = `redis://127.0.0.1:${this.port}`;
   }
   async stop() {
-    if (!this.proc || this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once("exit", r));
-    this.proc.kill("SIGTERM");
-    await exited;
+    if (this.proc) await this.proc.stop(10000);
   }
 }
 
@@ -80,25 +43,15 @@ class Node {
   constructor(kind, name, redisUrl, key, adapter = "classic") { Object.assign(this, { kind, name, redisUrl, key, adapter }); }
   async start() {
     this.port = await freePort();
-    const args = ["--port", String(this.port), "--redis-url", this.redisUrl, "--name", this.name, "--key", this.key,
-      "--adapter", this.adapter];
-    const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" };
-    this.log = "";
-    this.proc = track(this.kind === "S"
-      ? spawn(SOCKIO, args, { env })
-      : spawn(process.execPath, [path.join(__dirname, "node-server.js"), ...args], { env }));
-    for (const s of [this.proc.stdout, this.proc.stderr]) s.on("data", (d) => { this.log += d; });
-    await waitPort(this.port, this.proc, `${this.label()}`);
+    this.proc = await startNode(this.kind, this.name, this.port, ["--port", String(this.port), "--redis-url", this.redisUrl,
+      "--name", this.name, "--key", this.key, "--adapter", this.adapter]);
     this.url = `http://127.0.0.1:${this.port}`;
   }
   label() { return `${this.name}(${this.kind === "S" ? "sockio" : "node"})`; }
-  alive() { return this.proc.exitCode === null; }
+  alive() { return this.proc.alive(); }
+  summary() { return this.proc.summary(); }
   async stop() {
-    if (!this.proc || this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once("exit", r));
-    this.proc.kill("SIGTERM");
-    await Promise.race([exited, sleep(3000)]);
-    if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
+    if (this.proc) await this.proc.stop();
   }
 }
 
@@ -181,7 +134,9 @@ for (const spec of TOPOLOGIES) {
     let nodes = [];
     const clients = {}; // nsp -> [client per node]
 
-    before(async () => {
+    const procs = () => [redis.proc, ...nodes.map((n) => n.proc)];
+
+    before(withReports(procs, async () => {
       await redis.start();
       nodes = kinds.map((k, i) => new Node(k, NAMES[i], redis.url, key, adapter));
       await Promise.all(nodes.map((n) => n.start()));
@@ -190,13 +145,12 @@ for (const spec of TOPOLOGIES) {
         clients[nsp] = nodes.map((n) => client(n.url, nsp, { label: `${n.name}${nsp}` }));
         await Promise.all(clients[nsp].map((c) => c.ready));
       }
-    });
+    }));
+
+    afterEach((t) => reportOnFailure(t, procs()));
 
     after(async () => {
       for (const list of Object.values(clients)) for (const c of list) c.socket.close();
-      for (const n of nodes) {
-        if (!n.alive()) console.error(`${n.label()} died:\n${n.log}`);
-      }
       await Promise.all(nodes.map((n) => n.stop()));
       await redis.stop();
     });
@@ -396,7 +350,7 @@ for (const spec of TOPOLOGIES) {
     });
 
     it("every node is still up", () => {
-      for (const n of nodes) assert.ok(n.alive(), `${n.label()} exited:\n${n.log}`);
+      for (const n of nodes) assert.ok(n.alive(), `${n.summary()} (its output is above)`);
     });
   });
 }
@@ -412,7 +366,9 @@ describe("Redis restart during traffic (A=sockio, B=node, C=sockio)", () => {
   let duplicates = 0;
   const report = {};
 
-  before(async () => {
+  const procs = () => [redis.proc, ...nodes.map((n) => n.proc)];
+
+  before(withReports(procs, async () => {
     await redis.start();
     nodes = ["S", "N", "S"].map((k, i) => new Node(k, NAMES[i], redis.url, key));
     await Promise.all(nodes.map((n) => n.start()));
@@ -433,7 +389,9 @@ describe("Redis restart during traffic (A=sockio, B=node, C=sockio)", () => {
       });
       await c.call("join", "rr");
     }
-  });
+  }));
+
+  afterEach((t) => reportOnFailure(t, procs()));
 
   after(async () => {
     for (const c of clients) c.socket.close();
@@ -483,6 +441,7 @@ describe("Redis restart during traffic (A=sockio, B=node, C=sockio)", () => {
     }
     report.node_reference_local_misses_during_outage = nodeMisses;
     for (const n of nodes) {
+      assert.ok(n.alive(), `${n.summary()} during the outage (its output is above)`);
       const r = await fetch(`${n.url}/socket.io/?EIO=4&transport=polling`);
       assert.equal(r.status, 200, `${n.label()} stopped answering handshakes`);
     }
@@ -538,7 +497,7 @@ describe("Redis restart during traffic (A=sockio, B=node, C=sockio)", () => {
     });
     console.log(`# redis restart: ${JSON.stringify(report)}`);
     assert.equal(duplicates, 0, "a message id reached a client twice");
-    for (const n of nodes) assert.ok(n.alive(), `${n.label()} exited`);
+    for (const n of nodes) assert.ok(n.alive(), `${n.summary()} (its output is above)`);
     for (const c of clients) assert.ok(c.socket.connected, `${c.label} lost its connection`);
   });
 });

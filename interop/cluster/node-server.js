@@ -26,11 +26,34 @@ const adapterKind = arg("adapter", null, "classic");
 // connection state recovery (across nodes with the streams adapter)
 const recovery = process.argv.includes("--recovery");
 
+// @socket.io/redis-adapter 8.x calls `pubClient.publish()` without awaiting or catching it
+// (every broadcast, request and response), and @socket.io/redis-streams-adapter 0.3 does the
+// same with `publish()` and `set()` (sessions). node-redis 4 rejects the commands waiting for
+// their reply when the connection to Redis closes (a Redis restart: "Socket closed
+// unexpectedly"): unhandled, that rejection ends the process (Node >= 15). As a deployment
+// would, log those failures and keep serving: the adapter goes on locally, and the client
+// reconnects and resubscribes by itself. (The client's "error" listener below is the other
+// half: without it the first connection error ends the process too.)
+function logFireAndForget(client, what) {
+  for (const method of ["publish", "sPublish", "set"]) {
+    const orig = client[method];
+    if (typeof orig !== "function") continue;
+    client[method] = function (...args) {
+      const p = orig.apply(this, args);
+      if (p && typeof p.catch === "function") {
+        p.catch((e) => console.error(`[${name}] redis ${what} ${method} failed: ${e.message}`));
+      }
+      return p; // still rejects for a caller that awaits it
+    };
+  }
+}
+
 async function main() {
   const reconnectStrategy = (retries) => Math.min(50 * (retries + 1), 500);
   const pub = createClient({ url: redisUrl, socket: { reconnectStrategy } });
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on("error", (e) => console.error(`[${name}] redis: ${e.message}`));
+  logFireAndForget(pub, "pub");
   await Promise.all([pub.connect(), sub.connect()]);
 
   const io = new Server({

@@ -13,46 +13,18 @@
 // client leaves, second: the node it comes back to; S = sockio, N = Node).
 "use strict";
 
-const { describe, it, before, after } = require("node:test");
+const { describe, it, before, after, afterEach } = require("node:test");
 const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
 const net = require("node:net");
-const path = require("node:path");
 const { io: ioc } = require("socket.io-client");
 const { createClient } = require("redis");
+const { sleep, freePort, startRedis, startNode, reportOnFailure, withReports } = require("./procs");
 
 const SOCKIO = process.env.SOCKIO_NODE_BIN;
-const REDIS_SERVER = process.env.REDIS_SERVER || "redis-server";
 const PAIRS = (process.env.RECOVERY_PAIRS || "SS SN NS").split(/\s+/).filter(Boolean);
 const WAIT = 10000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (!SOCKIO) throw new Error("set SOCKIO_NODE_BIN to the interop example binary");
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-async function waitPort(port, proc, what) {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`${what} exited (${proc.exitCode})`);
-    const ok = await new Promise((r) => {
-      const c = net.connect(port, "127.0.0.1", () => { c.end(); r(true); });
-      c.on("error", () => r(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`${what} not listening on ${port}`);
-}
 
 // Polls `pred` (async) until true, within `ms`.
 async function until(pred, what, ms = WAIT) {
@@ -63,40 +35,18 @@ async function until(pred, what, ms = WAIT) {
   }
 }
 
-const procs = new Set();
-process.on("exit", () => { for (const p of procs) try { p.kill("SIGKILL"); } catch {} });
-function track(p) { procs.add(p); p.on("exit", () => procs.delete(p)); return p; }
-
-async function stopProc(p) {
-  if (!p || p.exitCode !== null) return;
-  const exited = new Promise((r) => p.once("exit", r));
-  p.kill("SIGTERM");
-  await Promise.race([exited, sleep(3000)]);
-  if (p.exitCode === null) p.kill("SIGKILL");
-}
-
-async function startRedis() {
+// The processes (procs.js: each one's output kept, an unexpected exit reported with the tail of it).
+async function startRedisServer() {
   const port = await freePort();
-  const proc = track(spawn(REDIS_SERVER, ["--port", String(port), "--bind", "127.0.0.1",
-    "--save", "", "--appendonly", "no", "--protected-mode", "no"], { stdio: "ignore" }));
-  await waitPort(port, proc, "redis-server");
-  return { proc, url: `redis://127.0.0.1:${port}` };
+  return { proc: await startRedis(port), url: `redis://127.0.0.1:${port}` };
 }
 
 // A cluster node: sockio ("S") or Node ("N"), Redis Streams adapter, recovery on.
-async function startNode(kind, name, redisUrl, key) {
+async function startClusterNode(kind, name, redisUrl, key) {
   const port = await freePort();
-  const args = ["--port", String(port), "--redis-url", redisUrl, "--name", name, "--key", key,
-    "--adapter", "streams", "--recovery"];
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" };
-  const proc = track(kind === "S"
-    ? spawn(SOCKIO, args, { env })
-    : spawn(process.execPath, [path.join(__dirname, "node-server.js"), ...args], { env }));
-  const node = { kind, name, port, proc, log: "", url: `http://127.0.0.1:${port}` };
-  for (const s of [proc.stdout, proc.stderr]) s.on("data", (d) => { node.log += d; });
-  node.label = `${name}(${kind === "S" ? "sockio" : "node"})`;
-  await waitPort(port, proc, node.label);
-  return node;
+  const proc = await startNode(kind, name, port, ["--port", String(port), "--redis-url", redisUrl, "--name", name,
+    "--key", key, "--adapter", "streams", "--recovery"]);
+  return { kind, name, port, proc, url: `http://127.0.0.1:${port}`, label: `${name}(${kind === "S" ? "sockio" : "node"})` };
 }
 
 // The load balancer: forwards each TCP connection to the current target. `cut()` drops
@@ -165,15 +115,17 @@ describe("connection state recovery across nodes on Redis Streams", () => {
   const nodes = {}; // "SS" -> [from, to]
   const open = [];
 
-  before(async () => {
-    redis = await startRedis();
+  const procs = () => [redis?.proc, ...Object.values(nodes).flat().map((n) => n.proc)];
+
+  before(withReports(procs, async () => {
+    redis = await startRedisServer();
     admin = createClient({ url: redis.url });
     admin.on("error", () => {});
     await admin.connect();
     // one cluster (one stream) per pair, so that each pair's nodes are those two
     await Promise.all(PAIRS.map(async (pair) => {
       const key = `siorec${pair.toLowerCase()}`;
-      nodes[pair] = await Promise.all([...pair].map((k, i) => startNode(k, `${pair}${i}`, redis.url, key)));
+      nodes[pair] = await Promise.all([...pair].map((k, i) => startClusterNode(k, `${pair}${i}`, redis.url, key)));
     }));
     // every node reads the stream and is subscribed (2 per cluster)
     for (const pair of PAIRS) {
@@ -181,16 +133,15 @@ describe("connection state recovery across nodes on Redis Streams", () => {
       await until(async () => Number((await admin.sendCommand(["PUBSUB", "NUMSUB", channel]))[1]) === 2,
         `both nodes of ${pair} on ${channel}`, 20000);
     }
-  });
+  }));
+
+  afterEach((t) => reportOnFailure(t, procs()));
 
   after(async () => {
     for (const x of open) try { x.close(); } catch {}
-    for (const [from, to] of Object.values(nodes)) {
-      for (const n of [from, to]) if (n.proc.exitCode !== null) console.error(`${n.label} died:\n${n.log}`);
-    }
-    await Promise.all(Object.values(nodes).flat().map((n) => stopProc(n.proc)));
+    await Promise.all(Object.values(nodes).flat().map((n) => n.proc.stop()));
     await admin?.quit().catch(() => {});
-    await stopProc(redis?.proc);
+    await redis?.proc.stop();
   });
 
   for (const { pair, transports } of CASES) {
@@ -243,6 +194,6 @@ describe("connection state recovery across nodes on Redis Streams", () => {
   }
 
   it("every node is still up", () => {
-    for (const n of Object.values(nodes).flat()) assert.ok(n.proc.exitCode === null, `${n.label} exited:\n${n.log}`);
+    for (const n of Object.values(nodes).flat()) assert.ok(n.proc.alive(), `${n.proc.summary()} (its output is above)`);
   });
 });
