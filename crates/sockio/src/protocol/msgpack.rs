@@ -323,7 +323,10 @@ pub(crate) fn decode_msgpack_with(
     };
     let id = match id {
         None | Some(Value::Null) => None,
-        Some(v) => Some(as_index(&v).ok_or(ProtocolError::InvalidAckId)?),
+        Some(v) => match as_index(&v) {
+            Some(id) => Some(id),
+            None => return Err(ProtocolError::InvalidAckId),
+        },
     };
     if strict || kind != PacketKind::Connect {
         validate(kind, &mut payload)?;
