@@ -615,6 +615,31 @@ fn msgpack_exact_bytes() {
 }
 
 #[test]
+fn msgpack_ack_id_must_be_an_unsigned_integer() {
+    for id in [
+        &[0xa1, b'7'][..],
+        &[0xff],
+        &[0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0],
+    ] {
+        // {type: 2, nsp: "/", data: ["e"], id: <a string, -1, 1.5>}
+        let mut b = vec![0x84];
+        mp_str(&mut b, "type");
+        b.push(0x02);
+        mp_str(&mut b, "nsp");
+        mp_str(&mut b, "/");
+        mp_str(&mut b, "data");
+        b.push(0x91);
+        mp_str(&mut b, "e");
+        mp_str(&mut b, "id");
+        b.extend_from_slice(id);
+        assert!(
+            matches!(decode_msgpack(&b, &lim()), Err(ProtocolError::InvalidAckId)),
+            "id bytes {id:02x?}"
+        );
+    }
+}
+
+#[test]
 fn msgpack_decodes_any_order_and_width() {
     // Node sends `id` first on acks; every width; notepack undefined
     let mut b = vec![0x84];
