@@ -501,3 +501,49 @@ describe("Redis restart during traffic (A=sockio, B=node, C=sockio)", () => {
     for (const c of clients) assert.ok(c.socket.connected, `${c.label} lost its connection`);
   });
 });
+
+// ------------------------------------------------------------------ Redis gone under a broadcast
+// The CI failure behind node-server.js's logFireAndForget, made certain: the Node server is
+// paused (SIGSTOP) while Redis exits and a `to-room` reaches it; resumed, it reads Redis's end
+// of connection and the event in one turn, and the adapter's uncaught publish() fails on the
+// half-closed socket. Without the catch the process exits with an unhandled rejection.
+
+describe("Node reference server: Redis gone under a broadcast", () => {
+  const redis = new Redis();
+  let node;
+  let c;
+
+  const procs = () => [redis.proc, node?.proc];
+
+  before(withReports(procs, async () => {
+    await redis.start();
+    node = new Node("N", "B", redis.url, `gone-${process.pid}`);
+    await node.start();
+    c = client(node.url, "/", { label: "B/" });
+    await c.ready;
+    await c.call("join", "gone");
+  }));
+
+  afterEach((t) => reportOnFailure(t, procs()));
+
+  after(async () => {
+    c?.socket.close();
+    if (node) {
+      try { process.kill(node.proc.pid, "SIGCONT"); } catch {} // if the test stopped midway
+      await node.stop();
+    }
+    await redis.stop();
+  });
+
+  it("keeps serving after the failed publish", async () => {
+    process.kill(node.proc.pid, "SIGSTOP");
+    await redis.stop();
+    c.socket.emit("to-room", "gone", "probe", { id: 1 }, () => {});
+    await sleep(300);
+    process.kill(node.proc.pid, "SIGCONT");
+    await sleep(1500);
+    assert.ok(node.alive(), `${node.summary()} (its output is above)`);
+    const r = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(r.status, 200, `${node.label()} stopped answering handshakes`);
+  });
+});
