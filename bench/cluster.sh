@@ -37,8 +37,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 log() { echo "[cluster-bench] $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { for _ in $(seq 1 300); do timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. "$ROOT/bench/lib.sh"  # free_port, wait_port
 
 LG="$ROOT/target/release/sockio-loadgen"
 SOCKIO="$ROOT/target/release/examples/bench_peer"

@@ -25,10 +25,16 @@ OUT="$(mktemp -d /tmp/sockio-instr.XXXXXX)"
 CASES=("$@")
 [ ${#CASES[@]} -eq 0 ] && CASES=(rawws echo echo-polling echo-metrics echo-recovery broadcast)
 
+for c in "${CASES[@]}"; do
+  case "$c" in
+    rawws|echo|echo-polling|echo-metrics|echo-recovery|broadcast) ;;
+    *) echo "unknown case: $c (cases: rawws echo echo-polling echo-metrics echo-recovery broadcast)" >&2; exit 2 ;;
+  esac
+done
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 (cd "$ROOT" && cargo build --release --quiet -p sockio-loadgen && cargo build --release --quiet -p sockio --example bench_peer)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$ROOT/bench/lib.sh"  # free_port, wait_port
 
 VG_PID=""
 cleanup() { [ -n "$VG_PID" ] && kill "$VG_PID" 2>/dev/null || true; }
@@ -41,10 +47,7 @@ run_case() {
   env PORT="$port" $envs valgrind --tool=callgrind \
     --callgrind-out-file="$OUT/$name.cg" "$bin" >"$OUT/$name.server.log" 2>&1 &
   VG_PID=$!
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
+  wait_port "$port" || { echo "$name: the server did not start (log: $OUT/$name.server.log)" >&2; exit 1; }
   "$LG" "$@" --url "http://127.0.0.1:$port" --duration "$DURATION" --warmup 0 --json \
     >"$OUT/$name.json" 2>"$OUT/$name.loadgen.log"
   kill -TERM "$VG_PID"  # callgrind writes its counts on the way out
