@@ -551,14 +551,21 @@ fn mp_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// A msgpack packet map of `fields` entries, its first two written:
+/// `{type: kind, nsp: nsp, ...}`.
+fn mp_head(fields: u8, kind: u8, nsp: &str) -> Vec<u8> {
+    let mut out = vec![0x80 | fields];
+    mp_str(&mut out, "type");
+    out.push(kind);
+    mp_str(&mut out, "nsp");
+    mp_str(&mut out, nsp);
+    out
+}
+
 #[test]
 fn msgpack_exact_bytes() {
     let p = Packet::connect_error("/private", map(vec![("message", s("invalid token"))]));
-    let mut want = vec![0x83];
-    mp_str(&mut want, "type");
-    want.push(4);
-    mp_str(&mut want, "nsp");
-    mp_str(&mut want, "/private");
+    let mut want = mp_head(3, 4, "/private");
     mp_str(&mut want, "data");
     want.push(0x81);
     mp_str(&mut want, "message");
@@ -580,11 +587,7 @@ fn msgpack_exact_bytes() {
         ],
         1,
     );
-    let mut want = vec![0x84];
-    mp_str(&mut want, "type");
-    want.push(3);
-    mp_str(&mut want, "nsp");
-    mp_str(&mut want, "/");
+    let mut want = mp_head(4, 3, "/");
     mp_str(&mut want, "data");
     want.extend_from_slice(&[
         0x98, 0xcd, 0x01, 0x2c, 0xff, 0xd0, 0xdf, 0xce, 0x00, 0x01, 0x11, 0x70, 0xcb,
@@ -596,11 +599,7 @@ fn msgpack_exact_bytes() {
     assert_eq!(encode_msgpack(&p), want);
 
     // disconnect: no data, no id
-    let mut want = vec![0x82];
-    mp_str(&mut want, "type");
-    want.push(1);
-    mp_str(&mut want, "nsp");
-    mp_str(&mut want, "/chat");
+    let want = mp_head(2, 1, "/chat");
     assert_eq!(encode_msgpack(&Packet::disconnect("/chat")), want);
 
     // strings and binaries in their size classes
@@ -622,11 +621,7 @@ fn msgpack_ack_id_must_be_an_unsigned_integer() {
         &[0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0],
     ] {
         // {type: 2, nsp: "/", data: ["e"], id: <a string, -1, 1.5>}
-        let mut b = vec![0x84];
-        mp_str(&mut b, "type");
-        b.push(0x02);
-        mp_str(&mut b, "nsp");
-        mp_str(&mut b, "/");
+        let mut b = mp_head(4, 2, "/");
         mp_str(&mut b, "data");
         b.push(0x91);
         mp_str(&mut b, "e");
@@ -676,11 +671,7 @@ fn msgpack_decodes_any_order_and_width() {
 #[test]
 fn msgpack_connect_error_with_undefined_survives() {
     // {"type":4,"nsp":"/x","data":{"message":"m","data":undefined}}
-    let mut b = vec![0x83];
-    mp_str(&mut b, "type");
-    b.push(4);
-    mp_str(&mut b, "nsp");
-    mp_str(&mut b, "/x");
+    let mut b = mp_head(3, 4, "/x");
     mp_str(&mut b, "data");
     b.push(0x82);
     mp_str(&mut b, "message");
@@ -728,11 +719,7 @@ fn connect_error_without_data_is_refused() {
             );
         }
     }
-    let mut b = vec![0x82];
-    mp_str(&mut b, "type");
-    b.push(4);
-    mp_str(&mut b, "nsp");
-    mp_str(&mut b, "/x");
+    let b = mp_head(2, 4, "/x");
     assert!(matches!(
         decode_msgpack(&b, &lim()),
         Err(ProtocolError::InvalidPayload { .. })
