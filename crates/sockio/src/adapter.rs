@@ -455,7 +455,7 @@ impl LocalNamespace {
         let mut ctx = crate::extract::Context::server(io);
         ctx.ns_handlers = Some(ns.handlers.clone());
         ctx.args = args;
-        ctx.event = Some(event.clone());
+        ctx.event = Some(Arc::from(event.as_str()));
         match handler(&mut ctx) {
             Ok(fut) => Box::pin(async move {
                 match fut.await {

@@ -217,7 +217,15 @@ impl SioHandler {
                     }
                     let existing = st.socket(parts.nsp);
                     drop(st);
-                    self.dispatch_to(conn, parts.kind, parts.nsp, parts.id, parts.data, existing);
+                    self.dispatch_to(
+                        conn,
+                        parts.kind,
+                        parts.nsp,
+                        parts.id,
+                        parts.event,
+                        parts.data,
+                        existing,
+                    );
                     return Ok(());
                 }
             }
@@ -235,23 +243,26 @@ impl SioHandler {
         data: Option<Value>,
     ) {
         let existing = conn.data().socket(nsp);
-        self.dispatch_to(conn, kind, nsp, id, data, existing);
+        self.dispatch_to(conn, kind, nsp, id, None, data, existing);
     }
 
     /// Dispatches a packet for `nsp`, whose socket on this connection (if
-    /// any) is `existing`.
+    /// any) is `existing`. `event`: an EVENT's name when the decoder kept it
+    /// out of `data` ([`protocol::Parts`]).
+    #[allow(clippy::too_many_arguments)]
     fn dispatch_to(
         &self,
         conn: &Arc<Conn>,
         kind: PacketKind,
         nsp: &str,
         id: Option<u64>,
+        event: Option<&str>,
         data: Option<Value>,
         existing: Option<Socket>,
     ) {
         match (kind, existing) {
             (PacketKind::Connect, None) => self.connect(conn, nsp, data),
-            (PacketKind::Event, Some(s)) => self.on_event(s, id, data),
+            (PacketKind::Event, Some(s)) => self.on_event(s, id, event, data),
             (PacketKind::Ack, Some(s)) => {
                 let args = match data {
                     Some(Value::Array(a)) => a,
@@ -344,20 +355,34 @@ impl SioHandler {
         }
     }
 
-    fn on_event(&self, socket: Socket, ack_id: Option<u64>, data: Option<Value>) {
+    fn on_event(
+        &self,
+        socket: Socket,
+        ack_id: Option<u64>,
+        name: Option<&str>,
+        data: Option<Value>,
+    ) {
         let mut args = match data {
             Some(Value::Array(a)) => a,
             _ => Vec::new(),
         };
-        // The decoder guarantees a string first; take it without copying.
-        let event = match (!args.is_empty()).then(|| args.remove(0)) {
-            Some(Value::String(s)) => s,
-            _ => String::new(),
+        let owned;
+        let event: &str = match name {
+            Some(name) => name,
+            None => {
+                // The decoder guarantees a string first; take it without copying.
+                owned = match (!args.is_empty()).then(|| args.remove(0)) {
+                    Some(Value::String(s)) => s,
+                    _ => String::new(),
+                };
+                &owned
+            }
         };
         if let Some(a) = &socket.0.ns.admin {
-            a.event_received(socket.namespace(), socket.id(), &event, &args);
+            a.event_received(socket.namespace(), socket.id(), event, &args);
         }
-        let Some(handler) = crate::ns::event_handler(&socket.0.ns.handlers, &self.io.all, &event)
+        let Some((handler, name)) =
+            crate::ns::event_handler(&socket.0.ns.handlers, &self.io.all, event)
         else {
             // As Node and python-socketio: no answer (the client's ack, if it
             // asked for one, times out).
@@ -367,11 +392,11 @@ impl SioHandler {
         };
         let mut ctx = Context::new(socket.clone());
         ctx.args = args;
-        ctx.event = Some(event);
+        ctx.event = Some(name.unwrap_or_else(|| Arc::from(event)));
         ctx.ack_id = ack_id;
         let done = Completion {
             socket: socket.clone(),
-            event: String::new(),
+            event: Arc::default(),
             ack_id,
             ack_claim: None,
             for_error_handler: false,
@@ -564,7 +589,7 @@ impl Completion {
     async fn fail(self, kind: HandlerErrorKind) {
         let s = &self.socket;
         let err = HandlerError {
-            event: self.event,
+            event: self.event.to_string(),
             kind,
         };
         if self.for_error_handler {
@@ -591,11 +616,11 @@ impl Completion {
             return;
         };
         let mut ctx = Context::new(s.clone());
-        ctx.event = Some(err.event.clone());
+        ctx.event = Some(self.event.clone());
         ctx.ack_id = ack_id;
         let done = Completion {
             socket: s.clone(),
-            event: err.event.clone(),
+            event: self.event.clone(),
             ack_id,
             ack_claim: None,
             for_error_handler: true,

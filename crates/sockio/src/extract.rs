@@ -44,7 +44,7 @@ pub struct Context {
     pub(crate) io: Option<std::sync::Arc<crate::io::IoInner>>,
     /// The namespace's handlers, when there is no socket (server-side events).
     pub(crate) ns_handlers: Option<Arc<crate::ns::Handlers>>,
-    pub(crate) event: Option<String>,
+    pub(crate) event: Option<Arc<str>>,
     pub(crate) args: Vec<Value>,
     pub(crate) cursor: usize,
     pub(crate) auth: Option<Value>,
@@ -282,7 +282,7 @@ pub struct Event(pub String);
 
 impl FromContext for Event {
     fn from_context(ctx: &mut Context) -> Result<Self, String> {
-        Ok(Event(ctx.event.clone().unwrap_or_default()))
+        Ok(Event(ctx.event.as_deref().unwrap_or_default().to_owned()))
     }
 }
 

@@ -300,7 +300,7 @@ pub(crate) type ErasedEvent = Arc<
 /// error handler (see `client.rs`).
 pub(crate) struct Completion {
     pub socket: crate::Socket,
-    pub event: String,
+    pub event: Arc<str>,
     pub ack_id: Option<u64>,
     /// Set when the handler took the [`crate::AckSender`]: its return value
     /// is not the ack, and whoever claims this first sends the one ack.

@@ -22,7 +22,7 @@ pub(crate) struct Handlers {
     /// Event name → handler. The names are the application's (a client's
     /// event name is only looked up, never inserted), so a fast non-keyed
     /// hash is safe here.
-    pub events: RwLock<rustc_hash::FxHashMap<Box<str>, ErasedEvent>>,
+    pub events: RwLock<rustc_hash::FxHashMap<Arc<str>, ErasedEvent>>,
     pub any: RwLock<Option<ErasedEvent>>,
     pub connect: RwLock<Option<ErasedConnect>>,
     pub middlewares: RwLock<Vec<ErasedConnect>>,
@@ -37,15 +37,22 @@ pub(crate) struct Handlers {
 /// The handler for `event`: the namespace's own, else the one for every
 /// namespace, else the namespace's catch-all, else the catch-all for every
 /// namespace.
-pub(crate) fn event_handler(ns: &Handlers, all: &Handlers, event: &str) -> Option<ErasedEvent> {
-    if let Some(h) = ns.events.read().unwrap().get(event) {
-        return Some(h.clone());
+pub(crate) fn event_handler(
+    ns: &Handlers,
+    all: &Handlers,
+    event: &str,
+) -> Option<(ErasedEvent, Option<Arc<str>>)> {
+    // A named handler gives its own copy of the name: the handler's context
+    // gets it without an allocation per event.
+    if let Some((name, h)) = ns.events.read().unwrap().get_key_value(event) {
+        return Some((h.clone(), Some(name.clone())));
     }
-    if let Some(h) = all.events.read().unwrap().get(event) {
-        return Some(h.clone());
+    if let Some((name, h)) = all.events.read().unwrap().get_key_value(event) {
+        return Some((h.clone(), Some(name.clone())));
     }
     let any = ns.any.read().unwrap().clone();
     any.or_else(|| all.any.read().unwrap().clone())
+        .map(|h| (h, None))
 }
 
 /// The error handler: the namespace's own, else the default one.

@@ -603,6 +603,10 @@ pub(crate) struct Parts<'a> {
     pub nsp: &'a str,
     pub id: Option<u64>,
     pub data: Option<Value>,
+    /// An EVENT's name when the decoder read it apart from `data` (then an
+    /// array of the arguments alone), borrowed from the input: the hot path
+    /// allocates no string for it.
+    pub event: Option<&'a str>,
     /// Binary attachments that follow (0: the packet is complete).
     pub attachments: usize,
 }
@@ -610,11 +614,15 @@ pub(crate) struct Parts<'a> {
 impl Parts<'_> {
     /// The packet, waiting for its attachments if it has some.
     pub(crate) fn into_decoded(self) -> Result<Decoded, ProtocolError> {
+        let mut data = self.data;
+        if let (Some(name), Some(Value::Array(args))) = (self.event, &mut data) {
+            args.insert(0, Value::from(name));
+        }
         let packet = Packet {
             kind: self.kind,
             nsp: self.nsp.to_owned(),
             id: self.id,
-            data: self.data,
+            data,
         };
         if self.attachments == 0 {
             return Ok(Decoded::Complete(packet));
@@ -713,8 +721,18 @@ pub(crate) fn decode_json_parts<'a>(
         id = Some(n);
     }
     let rest = &text[i..];
+    let mut event = None;
     let mut data = if rest.is_empty() {
         None
+    } else if let Some((name, args)) = (kind == PacketKind::Event && !binary)
+        .then(|| fast::parse_event(rest, limits.max_depth))
+        .flatten()
+    {
+        if super::RESERVED_EVENTS.contains(&name) {
+            return Err(ProtocolError::ReservedEvent(name.to_owned()));
+        }
+        event = Some(name);
+        Some(Value::Array(args))
     } else {
         Some(parse_json_value(rest, limits.max_depth)?)
     };
@@ -726,12 +744,15 @@ pub(crate) fn decode_json_parts<'a>(
             nsp = &nsp[..q];
         }
     }
-    validate(kind, &mut data)?;
+    if event.is_none() {
+        validate(kind, &mut data)?;
+    }
     Ok(Parts {
         kind,
         nsp,
         id,
         data,
+        event,
         attachments: if binary { attachments } else { 0 },
     })
 }
@@ -917,6 +938,41 @@ mod fast {
         (p.i == p.b.len()).then_some(v)
     }
 
+    /// An EVENT's data, `["name", args...]`, as [`parse`] reads it, but with
+    /// the name borrowed from the input and kept apart from the arguments.
+    /// `None` where `parse` would give `None` or the first element is not a
+    /// string.
+    pub(super) fn parse_event(json: &str, max_depth: usize) -> Option<(&str, Vec<Value>)> {
+        let mut p = Parser {
+            s: json,
+            b: json.as_bytes(),
+            i: 1,
+        };
+        // The array is at depth 0, its elements at 1 (as in `value`).
+        if json.as_bytes().first() != Some(&b'[')
+            || p.b.get(1) != Some(&b'"')
+            || max_depth.min(SERDE_DEPTH) == 0
+        {
+            return None;
+        }
+        let name = p.string()?;
+        let mut args = Vec::new();
+        loop {
+            match *p.b.get(p.i)? {
+                b',' => {
+                    p.i += 1;
+                    args.push(p.value(1, max_depth)?);
+                }
+                b']' => {
+                    p.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        (p.i == p.b.len()).then_some((name, args))
+    }
+
     /// serde_json's own recursion limit: deeper input is its to refuse,
     /// and this parser's recursion stays as bounded as serde's.
     const SERDE_DEPTH: usize = 128;
@@ -1068,15 +1124,32 @@ mod fast {
     #[cfg(test)]
     mod tests {
         use super::super::parse_json_serde;
-        use super::parse;
+        use super::{parse, parse_event};
+        use crate::protocol::Value;
 
-        /// Whatever the fast path accepts, it reads as serde_json does.
+        /// Whatever the fast path accepts, it reads as serde_json does; and
+        /// `parse_event` takes exactly the arrays starting with a string that
+        /// `parse` takes, reading them the same.
         fn same(json: &str) -> bool {
             let fast = parse(json, 8);
             if let Some(v) = &fast {
                 assert_eq!(Some(v), parse_json_serde(json, 8).ok().as_ref(), "{json}");
             }
+            let event = parse_event(json, 8).map(|(name, mut args)| {
+                args.insert(0, Value::from(name));
+                Value::Array(args)
+            });
+            let event_shaped = matches!(&fast, Some(Value::Array(a)) if matches!(a.first(), Some(Value::String(_))));
+            assert_eq!(event, fast.clone().filter(|_| event_shaped), "{json}");
             fast.is_some()
+        }
+
+        #[test]
+        fn parse_event_keeps_the_depth_limit() {
+            assert!(parse_event(r#"["a",[1]]"#, 2).is_some());
+            assert!(parse_event(r#"["a",[[1]]]"#, 2).is_none());
+            assert!(parse_event(r#"["a"]"#, 0).is_none());
+            assert_eq!(parse_event(r#"["a"]"#, 1), Some(("a", vec![])));
         }
 
         #[test]

@@ -1237,3 +1237,36 @@ fn decoders_never_panic_on_garbage() {
         let _ = decode_msgpack(&b, &lim());
     }
 }
+
+#[test]
+fn an_event_name_is_read_apart_only_on_the_fast_path() {
+    // Plain JSON: the name is borrowed from the input, the data holds only
+    // the arguments, and the whole packet is what it always was.
+    let text = r#"2/chat,7["say",{"to":"all"},3]"#;
+    let parts = decode_json_parts(text, Revision::V5, &lim()).unwrap();
+    assert_eq!(parts.event, Some("say"));
+    assert_eq!(parts.data, Some(crate::value!([{"to": "all"}, 3])));
+    assert_eq!(
+        dec(text).unwrap(),
+        Packet {
+            kind: PacketKind::Event,
+            nsp: "/chat".into(),
+            id: Some(7),
+            data: Some(crate::value!(["say", {"to": "all"}, 3])),
+        }
+    );
+    // A name with an escape goes the general way, with the name in the data.
+    let parts = decode_json_parts(r#"2["s\"ay",1]"#, Revision::V5, &lim()).unwrap();
+    assert_eq!(parts.event, None);
+    assert_eq!(parts.data, Some(crate::value!(["s\"ay", 1])));
+    // Both ways refuse a reserved name alike.
+    for text in [r#"2["connect",1]"#, r#"2[ "connect",1]"#] {
+        assert!(
+            matches!(
+                decode_json_parts(text, Revision::V5, &lim()),
+                Err(ProtocolError::ReservedEvent(name)) if name == "connect"
+            ),
+            "{text}"
+        );
+    }
+}
