@@ -50,6 +50,7 @@
 
 pub mod codec;
 mod config;
+mod conn_timer;
 mod engine;
 mod handler;
 mod http_util;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::watch;
 
@@ -441,7 +441,8 @@ async fn serve_connection<S, B>(
     // HTTP/1.1 (what browsers speak to a plain-HTTP Socket.IO server); the
     // engine then takes the TCP stream itself for WebSockets.
     let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
+        // One registered timer per connection, not one per request.
+        .timer(crate::conn_timer::ConnTimer::default())
         .header_read_timeout(config.header_read_timeout)
         .max_header_size(config.max_header_size)
         .serve_connection(TokioIo::new(stream), svc)
