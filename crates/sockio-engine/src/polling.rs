@@ -140,6 +140,9 @@ pub(crate) async fn get<H: EngineHandler>(
     let mut hold: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     let mut hold_over = false;
     loop {
+        // Set when this answer ends a closed session's drain: the driver
+        // waits for that (and only that) before it drops the session.
+        let mut drained = false;
         let notified = sh.writer.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
@@ -157,6 +160,7 @@ pub(crate) async fn get<H: EngineHandler>(
                     v.push(Packet::Close);
                 }
                 st.drained = true;
+                drained = true;
                 Ok(Some(v))
             } else if st.noop_owed {
                 // Pending when the probe was answered: `6` lets the client
@@ -193,7 +197,9 @@ pub(crate) async fn get<H: EngineHandler>(
             Ok(Some(out)) => {
                 guard.answered = true;
                 drop(guard);
-                sh.driver.notify_one();
+                if drained {
+                    sh.driver.notify_one();
+                }
                 return payload_response(engine, socket, &req, &out);
             }
             Err(()) => {
