@@ -9,7 +9,8 @@
 //! Transports live in `polling` and `ws`; the tower plumbing in `service`;
 //! the HTTP server in `server`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,7 +40,10 @@ use crate::{
 
 const SHARDS: usize = 16;
 
-type Table<D> = RwLock<HashMap<Sid, Arc<Socket<D>>>>;
+// Fx hashing: ids are the server's own random strings (a client's lookup of
+// a made-up id cannot crowd the table), and SipHash cost ~100 instructions
+// per polling request.
+type Table<D> = RwLock<FxHashMap<Sid, Arc<Socket<D>>>>;
 
 /// An Engine.IO server: session table, options, handler.
 ///
@@ -104,7 +108,9 @@ impl<H: EngineHandler> Engine<H> {
         Arc::new(Engine {
             handler,
             config,
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(FxHashMap::default()))
+                .collect(),
             live: AtomicUsize::new(0),
             slots: AtomicUsize::new(0),
             all_closed: Notify::new(),
@@ -220,22 +226,43 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// Handles a request for the engine's path.
-    pub(crate) async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Full<Bytes>>
+    ///
+    /// Not an `async fn`: the future of every polling request is boxed and
+    /// moved whole, so its size is its cost, and an `async fn` would keep
+    /// room for the whole request (256 bytes) beside the head's `Arc` for
+    /// as long as it runs.
+    pub(crate) fn handle<B>(
+        self: Arc<Self>,
+        req: Request<B>,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + Send + 'static
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let (parts, body) = req.into_parts();
-        let Some(cors) = self.config.cors.clone() else {
-            return self.route(parts, body).await;
+        use futures_util::future::Either;
+        let cors = self.config.cors.clone();
+        let origin = match &cors {
+            None => None,
+            Some(cors) if req.method() == Method::OPTIONS => {
+                let resp = http_util::preflight(cors, req.headers());
+                return Either::Left(std::future::ready(resp));
+            }
+            Some(_) => req.headers().get(header::ORIGIN).cloned(),
         };
-        if parts.method == Method::OPTIONS {
-            return http_util::preflight(&cors, &parts.headers);
-        }
-        let origin = parts.headers.get(header::ORIGIN).cloned();
-        let mut resp = self.route(parts, body).await;
-        http_util::apply_cors(&cors, origin.as_ref(), resp.headers_mut());
-        resp
+        // The head goes into an `Arc` at once: a polling request shares it
+        // with its session (the current request).
+        let (parts, body) = req.into_parts();
+        // A combinator, not an `async` block: a block awaiting `route` would
+        // hold it twice (captured, then pinned).
+        Either::Right(futures_util::FutureExt::map(
+            self.route(Arc::new(parts), body),
+            move |mut resp| {
+                if let Some(cors) = cors {
+                    http_util::apply_cors(&cors, origin.as_ref(), resp.headers_mut());
+                }
+                resp
+            },
+        ))
     }
 
     /// Counts and logs a refused request, and builds its answer (Node's
@@ -283,7 +310,7 @@ impl<H: EngineHandler> Engine<H> {
     /// Node's `verify` then `handshake` or the transport's `onRequest`.
     async fn route<B>(
         self: Arc<Self>,
-        parts: http::request::Parts,
+        parts: Arc<http::request::Parts>,
         body: B,
     ) -> Response<Full<Bytes>>
     where
@@ -310,6 +337,7 @@ impl<H: EngineHandler> Engine<H> {
                     if socket.is_closed() {
                         return self.refuse(RefusalReason::UnknownSid, upgrade, &parts);
                     }
+                    let parts = Arc::unwrap_or_clone(parts);
                     return crate::ws::upgrade_existing(self, socket, parts, q.b64);
                 }
                 if transport != TransportKind::Polling {
@@ -318,10 +346,8 @@ impl<H: EngineHandler> Engine<H> {
                 // The request is shared with the session (its current
                 // request); one pointer in the futures below.
                 return match parts.method {
-                    Method::GET => crate::polling::get(&self, &socket, Arc::new(parts)).await,
-                    Method::POST => {
-                        crate::polling::post(&self, &socket, Arc::new(parts), body).await
-                    }
+                    Method::GET => crate::polling::get(&self, &socket, parts).await,
+                    Method::POST => crate::polling::post(&self, &socket, parts, body).await,
                     _ => {
                         // Node's polling transport answers other methods 500.
                         self.stats.refused(RefusalReason::BadRequest);
@@ -362,6 +388,7 @@ impl<H: EngineHandler> Engine<H> {
         let Some(slot) = self.reserve_slot() else {
             return self.refuse(RefusalReason::MaxConnections, upgrade, &parts);
         };
+        let parts = Arc::unwrap_or_clone(parts);
         match transport {
             TransportKind::Polling => self.handshake_polling(parts, protocol, q.b64, slot),
             TransportKind::WebSocket => crate::ws::handshake(self, parts, protocol, q.b64, slot),

@@ -118,28 +118,43 @@ impl RouteQuery {
         let mut transport = None;
         let mut sid = None;
         let mut b64 = false;
+        // Each value is compared as it came first: the values clients send
+        // (`4`, `polling`, a 20-character id) have nothing to decode, so an
+        // ordinary request never scans them for escapes.
         for (k, v) in pairs(q.unwrap_or("")) {
             match k {
                 "EIO" if eio.is_none() => {
-                    eio = Some(match &*decode_component(v) {
-                        "4" => Eio::V4,
-                        "3" => Eio::V3,
-                        _ => Eio::Other,
-                    })
+                    let eio_of = |v: &str| match v {
+                        "4" => Some(Eio::V4),
+                        "3" => Some(Eio::V3),
+                        _ => None,
+                    };
+                    eio = Some(
+                        eio_of(v)
+                            .or_else(|| eio_of(&decode_component(v)))
+                            .unwrap_or(Eio::Other),
+                    );
                 }
                 "transport" if transport.is_none() => {
-                    transport = Some(match &*decode_component(v) {
+                    let transport_of = |v: &str| match v {
                         "polling" => Some(crate::TransportKind::Polling),
                         "websocket" => Some(crate::TransportKind::WebSocket),
                         _ => None,
-                    })
+                    };
+                    transport =
+                        Some(transport_of(v).or_else(|| transport_of(&decode_component(v))));
                 }
                 "sid" if sid.is_none() => {
-                    let v = decode_component(v);
-                    sid = Some(if v.is_empty() {
-                        SidParam::Absent
-                    } else {
-                        crate::Sid::parse(&v).map_or(SidParam::Invalid, SidParam::Valid)
+                    sid = Some(match crate::Sid::parse(v) {
+                        Some(id) => SidParam::Valid(id),
+                        None => {
+                            let v = decode_component(v);
+                            if v.is_empty() {
+                                SidParam::Absent
+                            } else {
+                                crate::Sid::parse(&v).map_or(SidParam::Invalid, SidParam::Valid)
+                            }
+                        }
                     });
                 }
                 // Node tests the value's truthiness: any non-empty string.

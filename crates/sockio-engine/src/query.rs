@@ -123,21 +123,23 @@ impl FromIterator<(String, String)> for Query {
 
 /// The raw (still encoded) `key`, `value` pairs of a query, empty pairs skipped.
 pub(crate) fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
-    // memchr-based splits: a polling request's query is parsed per request.
-    let b = query.as_bytes();
-    let mut start = 0;
+    // Plain byte scans: a routing query is three or four short pairs, where
+    // `memchr`'s set-up per call and `str::split`'s searcher cost more
+    // (callgrind: ~900 -> ~700 instructions for a polling request's
+    // `EIO=4&transport=polling&sid=...`).
+    let mut rest = query;
     std::iter::from_fn(move || loop {
-        if start > b.len() {
+        if rest.is_empty() {
             return None;
         }
-        let end = memchr::memchr(b'&', &b[start..]).map_or(b.len(), |i| start + i);
-        // `&` and `=` are ASCII: both cuts fall on char boundaries.
-        let part = &query[start..end];
-        start = end + 1;
+        let amp = rest.bytes().position(|c| c == b'&').unwrap_or(rest.len());
+        // `&` and `=` are ASCII: every cut falls on a char boundary.
+        let part = &rest[..amp];
+        rest = rest.get(amp + 1..).unwrap_or("");
         if part.is_empty() {
             continue;
         }
-        return Some(match memchr::memchr(b'=', part.as_bytes()) {
+        return Some(match part.bytes().position(|c| c == b'=') {
             Some(i) => (&part[..i], &part[i + 1..]),
             None => (part, ""),
         });

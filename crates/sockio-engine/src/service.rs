@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
@@ -107,8 +108,14 @@ where
             let fut = self.inner.call(req);
             return Box::pin(async move { Ok(fut.await?.map(ResponseBody::inner)) });
         }
-        let engine = self.engine.clone();
-        Box::pin(async move { Ok(engine.handle(req).await.map(ResponseBody::engine)) })
+        // `map`, not an `async` block around it: a block would hold the
+        // request next to the future that owns it (the box is moved whole).
+        Box::pin(
+            self.engine
+                .clone()
+                .handle(req)
+                .map(|r| Ok(r.map(ResponseBody::engine))),
+        )
     }
 }
 
