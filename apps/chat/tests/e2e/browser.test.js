@@ -147,10 +147,19 @@ test('two people chat, vote, reload and survive a restart', async () => {
   assert.deepEqual(await bars(bob), [['1', '50%'], ['1', '50%']]);
   assert.equal(await bob.isDisabled('.poll .option[data-option="0"] button'), true, 'the vote is remembered');
 
-  // the server restarts: the pages reconnect by themselves and keep working
+  // the server restarts: the pages reconnect by themselves and keep working.
+  // "connected" shows before the page has logged in and joined the room again,
+  // and the old timeline and user list stay on screen meanwhile: the room is
+  // back once its history has been loaded afresh (the marked entries replaced).
+  for (const p of [alice, bob]) {
+    await p.evaluate(() => document.querySelectorAll('#timeline li').forEach((li) => { li.dataset.beforeRestart = '1'; }));
+  }
   await server.restart();
-  await connected(alice);
-  await connected(bob);
+  for (const p of [alice, bob]) {
+    await connected(p);
+    await p.waitForFunction(() => document.querySelectorAll('#timeline li').length > 0
+      && !document.querySelector('#timeline li[data-before-restart]'), null, { timeout: T });
+  }
   await waitTexts(alice, '#users li', ['alice', 'bob']);
   await alice.fill('#text', 'after the restart');
   await alice.click('#send-button');
