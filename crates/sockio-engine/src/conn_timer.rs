@@ -113,12 +113,17 @@ mod tests {
         s.as_mut().poll(&mut cx).is_ready()
     }
 
+    /// A sleep of `d` on `t`, polled once (so registered) and then dropped,
+    /// as hyper drops it when a request head is in: it goes back to `t`.
+    fn registered_then_dropped(t: &ConnTimer, d: Duration) {
+        let mut s = t.sleep(d);
+        assert!(!ready(&mut s));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_sleep_ends_at_its_deadline_on_a_reused_earlier_timer() {
         let t = ConnTimer::default();
-        let mut first = t.sleep(Duration::from_secs(30));
-        assert!(!ready(&mut first));
-        drop(first); // the head came in: its sleep goes back to the connection
+        registered_then_dropped(&t, Duration::from_secs(30));
         tokio::time::advance(Duration::from_secs(10)).await;
         // The next request's deadline is 40 s from the start; the reused
         // sleep is still set for 30.
@@ -134,9 +139,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_sleep_after_an_elapsed_idle_one_waits_its_whole_timeout() {
         let t = ConnTimer::default();
-        let mut first = t.sleep(Duration::from_secs(1));
-        assert!(!ready(&mut first));
-        drop(first);
+        registered_then_dropped(&t, Duration::from_secs(1));
         tokio::time::advance(Duration::from_secs(5)).await; // the idle one fired
         let mut second = t.sleep(Duration::from_secs(1));
         assert!(!ready(&mut second));
@@ -149,9 +152,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_earlier_deadline_than_the_idle_sleep_is_kept() {
         let t = ConnTimer::default();
-        let mut long = t.sleep(Duration::from_secs(60));
-        assert!(!ready(&mut long));
-        drop(long);
+        registered_then_dropped(&t, Duration::from_secs(60));
         let mut short = t.sleep(Duration::from_secs(2));
         assert!(!ready(&mut short));
         tokio::time::advance(Duration::from_secs(2)).await;

@@ -118,43 +118,36 @@ impl RouteQuery {
         let mut transport = None;
         let mut sid = None;
         let mut b64 = false;
-        // Each value is compared as it came first: the values clients send
-        // (`4`, `polling`, a 20-character id) have nothing to decode, so an
+        // Each value is read as it came first: the values clients send (`4`,
+        // `polling`, a 20-character id) have nothing to decode, so an
         // ordinary request never scans them for escapes.
+        fn read<T>(v: &str, f: impl Fn(&str) -> Option<T>) -> Option<T> {
+            f(v).or_else(|| f(&decode_component(v)))
+        }
         for (k, v) in pairs(q.unwrap_or("")) {
             match k {
                 "EIO" if eio.is_none() => {
-                    let eio_of = |v: &str| match v {
+                    let version = |v: &str| match v {
                         "4" => Some(Eio::V4),
                         "3" => Some(Eio::V3),
                         _ => None,
                     };
-                    eio = Some(
-                        eio_of(v)
-                            .or_else(|| eio_of(&decode_component(v)))
-                            .unwrap_or(Eio::Other),
-                    );
+                    eio = Some(read(v, version).unwrap_or(Eio::Other));
                 }
                 "transport" if transport.is_none() => {
-                    let transport_of = |v: &str| match v {
+                    let kind = |v: &str| match v {
                         "polling" => Some(crate::TransportKind::Polling),
                         "websocket" => Some(crate::TransportKind::WebSocket),
                         _ => None,
                     };
-                    transport =
-                        Some(transport_of(v).or_else(|| transport_of(&decode_component(v))));
+                    transport = Some(read(v, kind));
                 }
                 "sid" if sid.is_none() => {
-                    sid = Some(match crate::Sid::parse(v) {
+                    // Decoding never empties a value: an empty sid is `sid=`.
+                    sid = Some(match read(v, crate::Sid::parse) {
                         Some(id) => SidParam::Valid(id),
-                        None => {
-                            let v = decode_component(v);
-                            if v.is_empty() {
-                                SidParam::Absent
-                            } else {
-                                crate::Sid::parse(&v).map_or(SidParam::Invalid, SidParam::Valid)
-                            }
-                        }
+                        None if v.is_empty() => SidParam::Absent,
+                        None => SidParam::Invalid,
                     });
                 }
                 // Node tests the value's truthiness: any non-empty string.
@@ -411,6 +404,9 @@ mod tests {
         assert!(!q.b64);
         let q = RouteQuery::parse(Some("transport=ws&sid=short&EIO=%34"));
         assert_eq!(q.transport, None);
+        let encoded = RouteQuery::parse(Some("transport=pol%6Cing&sid=%25"));
+        assert_eq!(encoded.transport, Some(crate::TransportKind::Polling));
+        assert_eq!(encoded.sid, SidParam::Invalid);
         assert_eq!(q.sid, SidParam::Invalid);
         assert_eq!(q.eio, Eio::V4);
     }

@@ -29,11 +29,7 @@ pub fn decode_payload(body: Bytes) -> Result<Vec<Packet>, DecodeError> {
     if std::str::from_utf8(&body).is_err() {
         return Err(DecodeError::Utf8);
     }
-    // Sized up front (a busy client's POST carries several packets), but
-    // not past what a few kilobytes hold: a body of separators alone must
-    // not reserve forty times its size before its first empty record fails.
-    let records = memchr::memchr_iter(SEPARATOR, &body).count() + 1;
-    let mut packets = Vec::with_capacity(records.min(64));
+    let mut packets = Vec::new();
     let mut start = 0;
     loop {
         let end = memchr::memchr(SEPARATOR, &body[start..]).map_or(body.len(), |i| start + i);
