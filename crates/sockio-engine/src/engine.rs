@@ -31,7 +31,7 @@ use crate::http_util::{
     self, error_response, upgrade_error_response, BoxError, Eio, ErrorCode, RouteQuery, SidParam,
 };
 use crate::service::{EngineLayer, EngineService, NotFound};
-use crate::socket::{lock, Shared};
+use crate::socket::{lock, DispatchLock, Shared};
 use crate::stats::Stats;
 use crate::{
     DisconnectReason, EngineConfig, EngineHandler, EngineStats, HandshakeRequest, Message,
@@ -543,9 +543,8 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// Gives a message to the handler, unless `on_close` already ran.
-    pub(crate) fn dispatch(&self, socket: &Arc<Socket<H::Data>>, msg: Message) {
-        let done = lock(&socket.shared.dispatch);
-        if *done {
+    fn dispatch(&self, socket: &Arc<Socket<H::Data>>, msg: Message, lock: &mut DispatchLock) {
+        if lock.closed() {
             return;
         }
         if catch_unwind(AssertUnwindSafe(|| self.handler.on_message(socket, msg))).is_err() {
@@ -553,9 +552,15 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
-    /// Handles one packet from the client. Returns false when the transport
-    /// must stop reading (the session is closing).
-    pub(crate) fn on_packet(&self, socket: &Arc<Socket<H::Data>>, packet: Packet) -> bool {
+    /// Handles one packet from the client, under `lock` if it is a message.
+    /// Returns false when the transport must stop reading (the session is
+    /// closing).
+    pub(crate) fn on_packet(
+        &self,
+        socket: &Arc<Socket<H::Data>>,
+        packet: Packet,
+        lock: &mut DispatchLock,
+    ) -> bool {
         let sh = &socket.shared;
         let v3 = sh.protocol == ProtocolVersion::V3;
         if v3 {
@@ -563,7 +568,7 @@ impl<H: EngineHandler> Engine<H> {
             sh.heartbeat();
         }
         match packet {
-            Packet::Message(m) => self.dispatch(socket, m),
+            Packet::Message(m) => self.dispatch(socket, m, lock),
             Packet::Ping | Packet::PingProbe if v3 => sh.push_control(Packet::Pong),
             Packet::Pong | Packet::PongProbe if !v3 => sh.heartbeat(),
             Packet::Ping | Packet::PingProbe | Packet::Pong | Packet::PongProbe => {

@@ -34,7 +34,7 @@ use http_body_util::Full;
 
 use crate::codec::{self, Packet};
 use crate::http_util::{self, error_response, BodyError, BoxError, ErrorCode};
-use crate::socket::Upgrade;
+use crate::socket::{DispatchLock, Upgrade};
 use crate::{
     DisconnectReason, Engine, EngineHandler, ProtocolVersion, RefusalReason, Socket, TransportKind,
 };
@@ -316,7 +316,8 @@ where
             // Closed while paused: the rest of the payload is dropped.
             return error_response(ErrorCode::UnknownSid, None);
         }
-        if !engine.on_packet(socket, p) {
+        // The dispatch lock per packet: it must not be held across the await.
+        if !engine.on_packet(socket, p, &mut DispatchLock::new(sh)) {
             break;
         }
     }

@@ -257,6 +257,28 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A session's dispatch lock ([`Shared::dispatch`]) for a run of packets:
+/// taken at the first message and held until dropped, so the frames of one
+/// WebSocket read take it once.
+pub(crate) struct DispatchLock<'a> {
+    lock: &'a Mutex<bool>,
+    held: Option<MutexGuard<'a, bool>>,
+}
+
+impl<'a> DispatchLock<'a> {
+    pub(crate) fn new(sh: &'a Shared) -> Self {
+        DispatchLock {
+            lock: &sh.dispatch,
+            held: None,
+        }
+    }
+
+    /// Whether `on_close` has run (then no message may reach the handler).
+    pub(crate) fn closed(&mut self) -> bool {
+        **self.held.get_or_insert_with(|| lock(self.lock))
+    }
+}
+
 /// The handshake request kept for the session's lifetime, with its URI and
 /// headers copied out: hyper parses them as slices of its 8-16 KiB read
 /// buffer, which they would otherwise keep alive for as long as the session.

@@ -32,7 +32,7 @@ use tracing::Instrument;
 
 use crate::codec::Packet;
 use crate::engine::Slot;
-use crate::socket::{Shared, Upgrade};
+use crate::socket::{DispatchLock, Shared, Upgrade};
 use crate::{
     DisconnectReason, Engine, EngineHandler, Message, ProtocolVersion, RefusalReason, Socket,
     TransportKind,
@@ -664,8 +664,9 @@ fn handle_frames<H: EngineHandler, W: Conn>(
     first: Option<Result<WsMessage, WsError>>,
 ) -> Option<Option<CloseCode>> {
     let mut msg = first;
+    let mut lock = DispatchLock::new(&socket.shared);
     for handled in 1.. {
-        match on_frame(engine, socket, must_flush, msg) {
+        match on_frame(engine, socket, must_flush, msg, &mut lock) {
             Next::Continue => {}
             Next::Stop => return Some(None),
             Next::StopWith(code) => return Some(Some(code)),
@@ -688,6 +689,7 @@ fn on_frame<H: EngineHandler>(
     socket: &Arc<Socket<H::Data>>,
     must_flush: &mut bool,
     msg: Option<Result<WsMessage, WsError>>,
+    lock: &mut DispatchLock,
 ) -> Next {
     let sh = &socket.shared;
     let v3 = sh.protocol == ProtocolVersion::V3;
@@ -770,7 +772,7 @@ fn on_frame<H: EngineHandler>(
             };
         }
     };
-    if engine.on_packet(socket, packet) {
+    if engine.on_packet(socket, packet, lock) {
         Next::Continue
     } else {
         Next::Stop

@@ -9,7 +9,7 @@ use sockio_engine::{EngineHandler, Message, ProtocolVersion};
 
 use crate::errors::{HandlerError, HandlerErrorKind};
 use crate::extract::Context;
-use crate::handler::Completion;
+use crate::handler::{Completion, CompletionKind};
 use crate::io::{IoInner, Parser};
 use crate::protocol::{self, Decoded, Packet, PacketKind, PartialPacket, Revision, Value};
 use crate::socket::{panic_message, run_now_or_spawn, DisconnectReason, Socket, SocketId};
@@ -394,15 +394,11 @@ impl SioHandler {
         ctx.args = args;
         ctx.event = Some(name.unwrap_or_else(|| Arc::from(event)));
         ctx.ack_id = ack_id;
-        let done = Completion {
-            socket: socket.clone(),
-            event: Arc::default(),
-            ack_id,
-            ack_claim: None,
+        let kind = CompletionKind {
             for_error_handler: false,
             started: self.io.traffic.as_ref().map(|_| std::time::Instant::now()),
         };
-        let started = handler(&mut ctx, done);
+        let started = handler(ctx, kind);
         let job: crate::handler::BoxFuture<()> = match started {
             Ok(job) => job,
             Err((reason, done)) => Box::pin(done.fail(HandlerErrorKind::BadArguments(reason))),
@@ -618,17 +614,13 @@ impl Completion {
         let mut ctx = Context::new(s.clone());
         ctx.event = Some(self.event.clone());
         ctx.ack_id = ack_id;
-        let done = Completion {
-            socket: s.clone(),
-            event: self.event.clone(),
-            ack_id,
-            ack_claim: None,
+        let msg = err.message();
+        ctx.error = Some(err);
+        let kind = CompletionKind {
             for_error_handler: true,
             started: None,
         };
-        let msg = err.message();
-        ctx.error = Some(err);
-        match h(&mut ctx, done) {
+        match h(ctx, kind) {
             Ok(fut) => fut.await,
             Err((e, _)) => tracing::error!("error handler arguments: {e} (while handling: {msg})"),
         }

@@ -291,10 +291,19 @@ impl From<String> for ConnectError {
 
 /// A stored event or error handler: extraction, then one boxed future that
 /// runs the handler and hands its result to the [`Completion`] (ack, error
-/// handler). An extraction failure gives the completion back with the reason.
+/// handler) made of the context. An extraction failure gives the completion
+/// back with the reason.
 pub(crate) type ErasedEvent = Arc<
-    dyn Fn(&mut Context, Completion) -> Result<BoxFuture<()>, (String, Completion)> + Send + Sync,
+    dyn Fn(Context, CompletionKind) -> Result<BoxFuture<()>, (String, Completion)> + Send + Sync,
 >;
+
+/// What a [`Completion`] takes from elsewhere than the handler's context.
+pub(crate) struct CompletionKind {
+    /// This completes an error handler (whose failure is only logged).
+    pub for_error_handler: bool,
+    /// When the event arrived, if handler latency is measured (`metrics(true)`).
+    pub started: Option<std::time::Instant>,
+}
 
 /// What happens with an event handler's result: the acknowledgement, or the
 /// error handler (see `client.rs`).
@@ -310,6 +319,23 @@ pub(crate) struct Completion {
     /// When the event arrived, if handler latency is measured (`metrics(true)`).
     pub started: Option<std::time::Instant>,
 }
+
+impl Completion {
+    /// The completion of the event whose handler was called with `ctx`.
+    fn new(ctx: Context, kind: CompletionKind) -> Self {
+        Completion {
+            socket: ctx
+                .socket
+                .expect("an event handler's context has its socket"),
+            event: ctx.event.unwrap_or_default(),
+            ack_id: ctx.ack_id,
+            ack_claim: ctx.ack_claim,
+            for_error_handler: kind.for_error_handler,
+            started: kind.started,
+        }
+    }
+}
+
 /// A stored connect handler or middleware.
 pub(crate) type ErasedConnect =
     Arc<dyn Fn(&mut Context) -> Result<BoxFuture<Result<(), ConnectError>>, String> + Send + Sync>;
@@ -329,11 +355,11 @@ where
     H: Handler<T>,
     H::Output: IntoReply,
 {
-    Arc::new(move |ctx, mut done| {
-        let called = h.call(ctx);
-        // Extraction is over: the event name moves to the completion, uncopied.
-        done.event = ctx.event.take().unwrap_or_default();
-        done.ack_claim = ctx.ack_claim.take();
+    Arc::new(move |mut ctx, kind| {
+        let called = h.call(&mut ctx);
+        // Extraction is over: the socket and the event name move to the
+        // completion, uncopied.
+        let done = Completion::new(ctx, kind);
         let fut = match called {
             Ok(fut) => fut,
             Err(e) => return Err((e, done)),
