@@ -5,16 +5,17 @@
 //! namespaces' socket and room tables): they cost the hot path nothing.
 //! Per-message series (packets and bytes in and out, the event handler
 //! latency histogram) exist only when the server was built with
-//! [`crate::SocketIoBuilder::metrics`]`(true)`: they are relaxed atomics in
-//! per-thread shards, and cost a server without them one predictable branch.
+//! [`crate::SocketIoBuilder::metrics`]`(true)`: each thread counts in a shard
+//! of its own (no locked instruction per message), and a server without them
+//! pays one predictable branch.
 //!
 //! The text is made by the `prometheus-client` crate (Prometheus text format
 //! 0.0.4).
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,9 +33,25 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
 ];
 
-const SHARDS: usize = 8;
+/// [`LATENCY_BUCKETS`] in nanoseconds, for the hot path's comparisons.
+const LATENCY_BUCKETS_NS: [u64; LATENCY_BUCKETS.len()] = [
+    10_000,
+    50_000,
+    100_000,
+    500_000,
+    1_000_000,
+    5_000_000,
+    10_000_000,
+    50_000_000,
+    100_000_000,
+    500_000_000,
+    1_000_000_000,
+    5_000_000_000,
+];
 
-/// One thread's share of the per-message counters (its own cache lines).
+/// One thread's per-message counters (their own cache lines). Only that
+/// thread writes them, by a relaxed load and store: no locked instruction
+/// per message. Scrapes read them.
 #[repr(align(128))]
 #[derive(Default)]
 struct Shard {
@@ -45,62 +62,125 @@ struct Shard {
     /// Handler runs per bucket (not cumulative), the last one is +Inf.
     latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     latency_sum_ns: AtomicU64,
+    /// Its thread has ended: the next scrape folds it into the totals kept.
+    retired: AtomicBool,
 }
 
-/// The per-message counters, present only with `metrics(true)`.
+/// Adds to a counter that only the calling thread writes.
+#[inline]
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+impl Shard {
+    fn add_to(&self, t: &mut TrafficTotals) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        t.packets_in += load(&self.packets_in);
+        t.bytes_in += load(&self.bytes_in);
+        t.packets_out += load(&self.packets_out);
+        t.bytes_out += load(&self.bytes_out);
+        for (sum, c) in t.latency.iter_mut().zip(&self.latency) {
+            *sum += load(c);
+        }
+        t.latency_sum_ns += load(&self.latency_sum_ns);
+    }
+}
+
+/// The per-message counters, present only with `metrics(true)` (or the
+/// admin UI): a shard per thread that counted something.
 #[derive(Default)]
 pub(crate) struct Traffic {
-    shards: [Shard; SHARDS],
+    shards: Mutex<Shards>,
 }
 
-fn shard_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+#[derive(Default)]
+struct Shards {
+    live: Vec<Arc<Shard>>,
+    /// What the shards of ended threads counted.
+    retired: TrafficTotals,
+}
+
+/// A thread's shard of one [`Traffic`].
+struct LocalShard {
+    traffic: Weak<Traffic>,
+    shard: Arc<Shard>,
+}
+
+impl Drop for LocalShard {
+    fn drop(&mut self) {
+        // After the thread's last write (it is this thread).
+        self.shard.retired.store(true, Ordering::Release);
     }
-    INDEX.with(|i| {
-        let mut v = i.get();
-        if v == usize::MAX {
-            v = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
-            i.set(v);
-        }
-        v
-    })
+}
+
+thread_local! {
+    static LOCAL: RefCell<Vec<LocalShard>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Traffic {
-    fn shard(&self) -> &Shard {
-        &self.shards[shard_index()]
+    /// Runs `f` on this thread's shard, made at the thread's first count.
+    /// A thread whose locals are already gone (counting from a destructor
+    /// at its exit) gets a shard of its own that is retired at once.
+    #[inline]
+    fn with_shard(self: &Arc<Self>, f: impl FnOnce(&Shard)) {
+        let me = Arc::as_ptr(self);
+        let mut f = Some(f);
+        let counted = LOCAL.try_with(|local| {
+            let mut local = local.borrow_mut();
+            let count = f.take().expect("counted once");
+            // A live `Weak` keeps its allocation: no other `Traffic` can
+            // have this address while the entry exists.
+            if let Some(l) = local.iter().find(|l| Weak::as_ptr(&l.traffic) == me) {
+                return count(&l.shard);
+            }
+            // The entries of servers that are gone go in this rare step.
+            local.retain(|l| l.traffic.strong_count() > 0);
+            let shard = Arc::new(Shard::default());
+            self.shards.lock().unwrap().live.push(shard.clone());
+            count(&shard);
+            local.push(LocalShard {
+                traffic: Arc::downgrade(self),
+                shard,
+            });
+        });
+        if let (Err(_), Some(count)) = (counted, f) {
+            let shard = Arc::new(Shard::default());
+            count(&shard);
+            shard.retired.store(true, Ordering::Release);
+            self.shards.lock().unwrap().live.push(shard);
+        }
     }
 
     /// One Engine.IO message received (`bytes` of content).
     #[inline]
-    pub(crate) fn received(&self, bytes: usize) {
-        let s = self.shard();
-        s.packets_in.fetch_add(1, Ordering::Relaxed);
-        s.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    pub(crate) fn received(self: &Arc<Self>, bytes: usize) {
+        self.with_shard(|s| {
+            bump(&s.packets_in, 1);
+            bump(&s.bytes_in, bytes as u64);
+        });
     }
 
     /// Engine.IO messages queued to a client.
     #[inline]
-    pub(crate) fn sent(&self, packets: usize, bytes: usize) {
-        let s = self.shard();
-        s.packets_out.fetch_add(packets as u64, Ordering::Relaxed);
-        s.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    pub(crate) fn sent(self: &Arc<Self>, packets: usize, bytes: usize) {
+        self.with_shard(|s| {
+            bump(&s.packets_out, packets as u64);
+            bump(&s.bytes_out, bytes as u64);
+        });
     }
 
     /// An event handler ran for `d` (until its result was ready).
     #[inline]
-    pub(crate) fn handler_ran(&self, d: Duration) {
-        let s = self.shard();
-        let secs = d.as_secs_f64();
-        let i = LATENCY_BUCKETS
+    pub(crate) fn handler_ran(self: &Arc<Self>, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let i = LATENCY_BUCKETS_NS
             .iter()
-            .position(|&b| secs <= b)
+            .position(|&b| ns <= b)
             .unwrap_or(LATENCY_BUCKETS.len());
-        s.latency[i].fetch_add(1, Ordering::Relaxed);
-        s.latency_sum_ns
-            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        self.with_shard(|s| {
+            bump(&s.latency[i], 1);
+            bump(&s.latency_sum_ns, ns);
+        });
     }
 
     /// Packets in, bytes in, packets out, bytes out (for the admin UI).
@@ -110,23 +190,27 @@ impl Traffic {
     }
 
     fn totals(&self) -> TrafficTotals {
-        let mut t = TrafficTotals::default();
-        for s in &self.shards {
-            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-            t.packets_in += load(&s.packets_in);
-            t.bytes_in += load(&s.bytes_in);
-            t.packets_out += load(&s.packets_out);
-            t.bytes_out += load(&s.bytes_out);
-            for (sum, c) in t.latency.iter_mut().zip(&s.latency) {
-                *sum += load(c);
+        let mut shards = self.shards.lock().unwrap();
+        let Shards { live, retired } = &mut *shards;
+        // A retired shard is read once more (its thread wrote it last), kept
+        // in the totals, and dropped.
+        live.retain(|s| {
+            if s.retired.load(Ordering::Acquire) {
+                s.add_to(retired);
+                false
+            } else {
+                true
             }
-            t.latency_sum_ns += load(&s.latency_sum_ns);
+        });
+        let mut t = retired.clone();
+        for s in live.iter() {
+            s.add_to(&mut t);
         }
         t
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct TrafficTotals {
     packets_in: u64,
     bytes_in: u64,
@@ -528,4 +612,78 @@ const STAT_HELP: [(&str, &str); 10] = [
 /// The messages and bytes of an encoded packet, as [`Traffic::sent`] counts them.
 pub(crate) fn tally(msgs: &[sockio_engine::Message]) -> (usize, usize) {
     (msgs.len(), msgs.iter().map(|m| m.len()).sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_count_apart_and_an_ended_threads_counts_stay() {
+        let t = Arc::new(Traffic::default());
+        t.received(10);
+        let threads: Vec<_> = (0..4u64)
+            .map(|k| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        t.received(1);
+                        t.sent(2, k as usize);
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        // The ended threads' shards are folded in at this scrape, then kept.
+        for _ in 0..2 {
+            assert_eq!(t.io_totals(), [4001, 4010, 8000, 6000]);
+        }
+        assert_eq!(
+            t.shards.lock().unwrap().live.len(),
+            1,
+            "only this thread's is live"
+        );
+    }
+
+    #[test]
+    fn two_servers_on_one_thread_count_apart() {
+        let a = Arc::new(Traffic::default());
+        let b = Arc::new(Traffic::default());
+        a.received(3);
+        b.received(5);
+        a.received(3);
+        assert_eq!(a.io_totals()[..2], [2, 6]);
+        assert_eq!(b.io_totals()[..2], [1, 5]);
+        // A server that is gone leaves this thread's list at the next new shard.
+        let gone = Arc::as_ptr(&b);
+        drop(b);
+        let c = Arc::new(Traffic::default());
+        c.sent(1, 1);
+        let here = |p: *const Traffic| {
+            LOCAL.with(|l| l.borrow().iter().any(|x| Weak::as_ptr(&x.traffic) == p))
+        };
+        assert!(here(Arc::as_ptr(&a)) && here(Arc::as_ptr(&c)));
+        assert!(!here(gone));
+    }
+
+    #[test]
+    fn handler_durations_fall_in_their_buckets() {
+        let t = Arc::new(Traffic::default());
+        for us in [5, 10, 11, 700, 6_000_000] {
+            t.handler_ran(Duration::from_micros(us));
+        }
+        let totals = t.totals();
+        let mut expected = [0u64; LATENCY_BUCKETS.len() + 1];
+        expected[0] = 2; // 5 µs and 10 µs (a bound is inclusive)
+        expected[1] = 1; // 11 µs
+        expected[4] = 1; // 700 µs (≤ 1 ms)
+        expected[LATENCY_BUCKETS.len()] = 1; // 6 s: +Inf
+        assert_eq!(totals.latency, expected);
+        assert_eq!(totals.latency_sum_ns, 6_000_726_000);
+        for (ns, s) in LATENCY_BUCKETS_NS.iter().zip(LATENCY_BUCKETS) {
+            assert_eq!(*ns as f64 / 1e9, s);
+        }
+    }
 }
