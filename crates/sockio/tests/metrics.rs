@@ -177,6 +177,25 @@ async fn scrape_during_traffic_matches_what_the_clients_did() {
     let PValue::Histogram(buckets) = &hist.value else {
         panic!("{hist:?}")
     };
+    let bounds: Vec<f64> = buckets.iter().map(|b| b.less_than).collect();
+    assert_eq!(
+        bounds,
+        [
+            0.000_01,
+            0.000_05,
+            0.000_1,
+            0.000_5,
+            0.001,
+            0.005,
+            0.01,
+            0.05,
+            0.1,
+            0.5,
+            1.0,
+            5.0,
+            f64::INFINITY
+        ]
+    );
     let inf = buckets.iter().find(|b| b.less_than.is_infinite()).unwrap();
     assert_eq!(inf.count, handled as f64);
     assert!(buckets.windows(2).all(|w| w[0].count <= w[1].count));
