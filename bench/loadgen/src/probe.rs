@@ -24,6 +24,12 @@ impl Probe {
 
     /// utime + stime of all the process's threads, in seconds (tick resolution).
     pub fn cpu_s(&self) -> Option<f64> {
+        self.cpu_split_s().map(|(user, kernel)| user + kernel)
+    }
+
+    /// utime and stime (user space, kernel) of all the process's threads, in
+    /// seconds (tick resolution).
+    pub fn cpu_split_s(&self) -> Option<(f64, f64)> {
         let s = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
         // The command name (field 2) may contain spaces: split after its closing ')'.
         let rest = &s[s.rfind(')')? + 2..];
@@ -31,7 +37,10 @@ impl Probe {
         // rest starts at field 3 (state); utime is field 14, stime 15.
         let utime: u64 = fields.nth(11)?.parse().ok()?;
         let stime: u64 = fields.next()?.parse().ok()?;
-        Some((utime + stime) as f64 / self.ticks_per_s)
+        Some((
+            utime as f64 / self.ticks_per_s,
+            stime as f64 / self.ticks_per_s,
+        ))
     }
 
     /// Resident set size (VmRSS) in KiB.

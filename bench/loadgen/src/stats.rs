@@ -47,7 +47,8 @@ pub fn record(h: &mut Histogram<u64>, us: u64) {
 #[derive(Debug, Clone, Copy)]
 pub struct Snapshot {
     at: Instant,
-    server_cpu: Option<f64>,
+    /// Server (user, kernel) CPU seconds.
+    server_cpu: Option<(f64, f64)>,
     gen_cpu: Duration,
 }
 
@@ -61,7 +62,7 @@ impl Snapshot {
     pub fn take(server: Option<&Probe>) -> Self {
         Self {
             at: Instant::now(),
-            server_cpu: server.and_then(Probe::cpu_s),
+            server_cpu: server.and_then(Probe::cpu_split_s),
             gen_cpu: self_cpu(),
         }
     }
@@ -96,6 +97,11 @@ pub struct RunResult {
     pub server_cpu_s: Option<f64>,
     /// Server CPU µs per message (per ack, per delivery; per connection-second for `idle`).
     pub server_cpu_us_per_msg: Option<f64>,
+    /// The user-space part of `server_cpu_us_per_msg` (utime).
+    pub server_user_us_per_msg: Option<f64>,
+    /// The kernel's part of `server_cpu_us_per_msg` (stime: system calls, and
+    /// on loopback the TCP work of both ends of each segment the server sends).
+    pub server_sys_us_per_msg: Option<f64>,
     /// Server CPU use in the window as a fraction of one core.
     pub server_cpu_util: Option<f64>,
     /// Generator CPU use in the window as a fraction of one core (≈1.0 = saturated).
@@ -126,12 +132,16 @@ impl RunResult {
         self.messages = messages;
         self.rate_per_s = messages as f64 / w;
         self.gen_cpu_util = (b.gen_cpu.saturating_sub(a.gen_cpu)).as_secs_f64() / w;
-        if let (Some(x), Some(y)) = (a.server_cpu, b.server_cpu) {
-            let cpu = (y - x).max(0.0);
+        if let (Some((ua, ka)), Some((ub, kb))) = (a.server_cpu, b.server_cpu) {
+            let (user, kernel) = ((ub - ua).max(0.0), (kb - ka).max(0.0));
+            let cpu = user + kernel;
             self.server_cpu_s = Some(cpu);
             self.server_cpu_util = Some(cpu / w);
             if messages > 0 {
-                self.server_cpu_us_per_msg = Some(cpu * 1e6 / messages as f64);
+                let per = |s: f64| Some(s * 1e6 / messages as f64);
+                self.server_cpu_us_per_msg = per(cpu);
+                self.server_user_us_per_msg = per(user);
+                self.server_sys_us_per_msg = per(kernel);
             }
         }
     }
