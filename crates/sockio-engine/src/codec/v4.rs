@@ -10,8 +10,10 @@ pub const SEPARATOR: u8 = 0x1e;
 
 /// Encodes packets as one v4 payload.
 pub fn encode_payload(packets: &[Packet]) -> Vec<u8> {
+    // Exactly the payload's length (records and the separators between
+    // them): a full vector becomes a `Bytes` without another allocation.
     let len: usize = packets.iter().map(|p| p.text_len() + 1).sum();
-    let mut out = Vec::with_capacity(len);
+    let mut out = Vec::with_capacity(len.saturating_sub(1));
     for (i, p) in packets.iter().enumerate() {
         if i > 0 {
             out.push(SEPARATOR);
@@ -63,6 +65,8 @@ mod tests {
         ];
         let enc = encode_payload(&p);
         assert_eq!(enc, "4test1\x1e4tést2\x1ebAQIDBA==\x1e2".as_bytes());
+        // Sized exactly: the GET's body becomes a `Bytes` without a copy.
+        assert_eq!(enc.capacity(), enc.len());
         assert_eq!(decode_payload(Bytes::from(enc)).unwrap(), p);
     }
 
