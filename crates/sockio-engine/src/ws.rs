@@ -71,9 +71,45 @@ enum Accepted {
 /// HTTP/1 over `TokioIo<TcpStream>` (as `sockio::serve` and `axum::serve` run
 /// it), so reads and writes skip hyper's boxed, rewindable wrapper and its
 /// 8-16 KiB read buffer is freed at once; hyper's `Upgraded` otherwise.
-pub(crate) enum Io {
+///
+/// Reads go through a stack buffer of [`READ_AHEAD`] bytes: the WebSocket
+/// reader offers only the free tail of its small buffer (1 KiB by default,
+/// [`crate::EngineConfigBuilder::websocket_read_buffer`]), often a few
+/// hundred bytes, so a batch of frames that arrived together would otherwise
+/// take two system calls about every other time. What does not fit is kept
+/// (`spill`, on the heap only until it is handed over) and served before the
+/// socket is read again.
+pub(crate) struct Io {
+    stream: Stream,
+    spill: Bytes,
+}
+
+enum Stream {
     Tcp(tokio::net::TcpStream),
     Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+}
+
+/// Most bytes one read of the socket takes (on the stack, see [`Io`]).
+const READ_AHEAD: usize = 4096;
+
+impl Io {
+    fn new(stream: Stream) -> Io {
+        Io {
+            stream,
+            spill: Bytes::new(),
+        }
+    }
+
+    fn poll_stream_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match &mut self.stream {
+            Stream::Tcp(s) => tokio::io::AsyncRead::poll_read(std::pin::Pin::new(s), cx, buf),
+            Stream::Upgraded(s) => tokio::io::AsyncRead::poll_read(std::pin::Pin::new(s), cx, buf),
+        }
+    }
 }
 
 impl tokio::io::AsyncRead for Io {
@@ -82,10 +118,26 @@ impl tokio::io::AsyncRead for Io {
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-            Io::Upgraded(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+        let this = self.get_mut();
+        if !this.spill.is_empty() {
+            let n = this.spill.len().min(buf.remaining());
+            buf.put_slice(&this.spill[..n]);
+            bytes::Buf::advance(&mut this.spill, n);
+            return Poll::Ready(Ok(()));
         }
+        if buf.remaining() >= READ_AHEAD {
+            return this.poll_stream_read(cx, buf);
+        }
+        let mut space = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
+        let mut ahead = tokio::io::ReadBuf::uninit(&mut space);
+        std::task::ready!(this.poll_stream_read(cx, &mut ahead))?;
+        let got = ahead.filled();
+        let n = got.len().min(buf.remaining());
+        buf.put_slice(&got[..n]);
+        if n < got.len() {
+            this.spill = Bytes::copy_from_slice(&got[n..]);
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -95,27 +147,27 @@ impl tokio::io::AsyncWrite for Io {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Io::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-            Io::Upgraded(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+        match &mut self.get_mut().stream {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Stream::Upgraded(s) => std::pin::Pin::new(s).poll_write(cx, buf),
         }
     }
     fn poll_flush(
         self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
-            Io::Upgraded(s) => std::pin::Pin::new(s).poll_flush(cx),
+        match &mut self.get_mut().stream {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Stream::Upgraded(s) => std::pin::Pin::new(s).poll_flush(cx),
         }
     }
     fn poll_shutdown(
         self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-            Io::Upgraded(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+        match &mut self.get_mut().stream {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Stream::Upgraded(s) => std::pin::Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -187,8 +239,11 @@ pub(crate) async fn upgraded_io(on_upgrade: OnUpgrade) -> Option<(Io, Vec<u8>)> 
         }
     };
     Some(match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
-        Ok(parts) => (Io::Tcp(parts.io.into_inner()), parts.read_buf.to_vec()),
-        Err(up) => (Io::Upgraded(TokioIo::new(up)), Vec::new()),
+        Ok(parts) => (
+            Io::new(Stream::Tcp(parts.io.into_inner())),
+            parts.read_buf.to_vec(),
+        ),
+        Err(up) => (Io::new(Stream::Upgraded(TokioIo::new(up))), Vec::new()),
     })
 }
 
@@ -776,5 +831,43 @@ fn on_frame<H: EngineHandler>(
         Next::Continue
     } else {
         Next::Stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A connected pair: the server end as an [`Io`], the client end raw.
+    async fn pair() -> (Io, tokio::net::TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(l.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, l.accept());
+        (Io::new(Stream::Tcp(accepted.unwrap().0)), client.unwrap())
+    }
+
+    #[tokio::test]
+    async fn what_a_small_read_leaves_is_served_before_the_socket_is_read_again() {
+        let (mut io, mut client) = pair().await;
+        let sent: Vec<u8> = (0..700u32).map(|i| i as u8).collect();
+        client.write_all(&sent).await.unwrap();
+        // Wait until all 700 bytes are there, so that one read can take them.
+        let mut first = [0u8; 300];
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        io.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first[..], &sent[..300]);
+        assert_eq!(io.spill.len(), 400, "one read of the socket took all 700 bytes");
+        // The rest comes from the spill, in order, then the socket again.
+        client.write_all(b"after").await.unwrap();
+        let mut rest = vec![0u8; 405];
+        io.read_exact(&mut rest).await.unwrap();
+        assert_eq!(&rest[..400], &sent[300..]);
+        assert_eq!(&rest[400..], b"after");
+        assert!(io.spill.is_empty());
+        // A large read goes to the socket directly; end of stream still shows.
+        drop(client);
+        let mut big = vec![0u8; READ_AHEAD];
+        assert_eq!(io.read(&mut big).await.unwrap(), 0);
     }
 }
