@@ -853,11 +853,21 @@ mod tests {
         let sent: Vec<u8> = (0..700u32).map(|i| i as u8).collect();
         client.write_all(&sent).await.unwrap();
         // Wait until all 700 bytes are there, so that one read can take them.
+        let Stream::Tcp(s) = &io.stream else {
+            unreachable!()
+        };
+        let mut peeked = [0u8; 1024];
+        while s.peek(&mut peeked).await.unwrap() < sent.len() {
+            tokio::task::yield_now().await;
+        }
         let mut first = [0u8; 300];
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         io.read_exact(&mut first).await.unwrap();
         assert_eq!(&first[..], &sent[..300]);
-        assert_eq!(io.spill.len(), 400, "one read of the socket took all 700 bytes");
+        assert_eq!(
+            io.spill.len(),
+            400,
+            "one read of the socket took all 700 bytes"
+        );
         // The rest comes from the spill, in order, then the socket again.
         client.write_all(b"after").await.unwrap();
         let mut rest = vec![0u8; 405];
