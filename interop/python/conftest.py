@@ -12,7 +12,6 @@ import os
 import queue
 import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import engineio
@@ -32,15 +31,28 @@ KINDS = {"sync": "python-socketio Client", "async": "python-socketio AsyncClient
 NAMESPACES = ["/", "/chat", "/private", "/nope"]
 
 
+
+class Queues(dict):
+    """A queue per key, made on first use by whichever thread comes first.
+
+    A defaultdict is not enough here: the client's thread (putting an event)
+    and the test's (waiting for it) can both miss the key at once, each build a
+    queue, and the one stored last wins, so the other thread's put or get goes
+    to a queue nobody else sees. setdefault stores once, atomically.
+    """
+
+    def __missing__(self, key):
+        return self.setdefault(key, queue.Queue())
+
 class Harness:
     """One python-socketio client (sync or async) with bounded, blocking helpers."""
 
     def __init__(self, kind, transport):
         self.kind = kind
         self.transports = TRANSPORTS[transport]
-        self.events = defaultdict(queue.Queue)  # (namespace, event) -> queue of arg tuples
-        self.disconnects = defaultdict(queue.Queue)  # namespace -> queue of reasons
-        self.connect_errors = defaultdict(queue.Queue)  # namespace -> queue of data
+        self.events = Queues()  # (namespace, event) -> queue of arg tuples
+        self.disconnects = Queues()  # namespace -> queue of reasons
+        self.connect_errors = Queues()  # namespace -> queue of data
         self.ack_reply = {}  # namespace -> callable(*args) returning the ack for ack-request
         self.loop = None
         if kind == "async":
@@ -65,8 +77,8 @@ class Harness:
     # Engine.IO messages in arrival order, decoded with python-socketio's own Packet
     # class. The client itself is not changed: the observers call the original methods.
     def _observe_wire(self):
-        self.wire_events = defaultdict(queue.Queue)  # (namespace, event) -> arg tuples
-        self.wire_acks = defaultdict(queue.Queue)  # (namespace, id) -> arg tuples
+        self.wire_events = Queues()  # (namespace, event) -> arg tuples
+        self.wire_acks = Queues()  # (namespace, id) -> arg tuples
         self.wire_errors = []
         self._wire_bin = None
         self._ack_ids = {}
