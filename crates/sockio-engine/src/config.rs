@@ -60,9 +60,11 @@ pub struct EngineConfig {
     pub max_packets_per_poll: usize,
     /// Outgoing queue length per session (default 1024).
     pub max_buffered_packets: usize,
-    /// Size of each WebSocket's read buffer, allocated per connection, and the
-    /// most bytes read per system call (default 1024: an idle connection stays
-    /// small; a message larger than this takes several reads).
+    /// Size of each WebSocket's read buffer, allocated per connection (default
+    /// 1024: an idle connection stays small). One read of the socket takes up
+    /// to 4 KiB all the same (through a stack buffer, what does not fit is kept
+    /// for the next read), or up to this size when it is larger; a message
+    /// larger than that takes several reads.
     pub websocket_read_buffer: usize,
     /// Transports accepted (default polling and websocket).
     pub transports: Vec<TransportKind>,
