@@ -78,10 +78,11 @@ enum Accepted {
 /// hundred bytes, so a batch of frames that arrived together would otherwise
 /// take two system calls about every other time. What does not fit is kept
 /// (`spill`, on the heap only until it is handed over) and served before the
-/// socket is read again.
+/// socket is read again. Boxed: one pointer in every connection's task (the
+/// task holds the stream in more than one place), not a `Bytes`'s four words.
 pub(crate) struct Io {
     stream: Stream,
-    spill: Bytes,
+    spill: Option<Box<Bytes>>,
 }
 
 enum Stream {
@@ -96,7 +97,7 @@ impl Io {
     fn new(stream: Stream) -> Io {
         Io {
             stream,
-            spill: Bytes::new(),
+            spill: None,
         }
     }
 
@@ -119,10 +120,13 @@ impl tokio::io::AsyncRead for Io {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        if !this.spill.is_empty() {
-            let n = this.spill.len().min(buf.remaining());
-            buf.put_slice(&this.spill[..n]);
-            bytes::Buf::advance(&mut this.spill, n);
+        if let Some(spill) = &mut this.spill {
+            let n = spill.len().min(buf.remaining());
+            buf.put_slice(&spill[..n]);
+            bytes::Buf::advance(&mut **spill, n);
+            if spill.is_empty() {
+                this.spill = None;
+            }
             return Poll::Ready(Ok(()));
         }
         if buf.remaining() >= READ_AHEAD {
@@ -135,7 +139,7 @@ impl tokio::io::AsyncRead for Io {
         let n = got.len().min(buf.remaining());
         buf.put_slice(&got[..n]);
         if n < got.len() {
-            this.spill = Bytes::copy_from_slice(&got[n..]);
+            this.spill = Some(Box::new(Bytes::copy_from_slice(&got[n..])));
         }
         Poll::Ready(Ok(()))
     }
@@ -864,8 +868,8 @@ mod tests {
         io.read_exact(&mut first).await.unwrap();
         assert_eq!(&first[..], &sent[..300]);
         assert_eq!(
-            io.spill.len(),
-            400,
+            io.spill.as_ref().map(|s| s.len()),
+            Some(400),
             "one read of the socket took all 700 bytes"
         );
         // The rest comes from the spill, in order, then the socket again.
@@ -874,7 +878,7 @@ mod tests {
         io.read_exact(&mut rest).await.unwrap();
         assert_eq!(&rest[..400], &sent[300..]);
         assert_eq!(&rest[400..], b"after");
-        assert!(io.spill.is_empty());
+        assert!(io.spill.is_none());
         // A large read goes to the socket directly; end of stream still shows.
         drop(client);
         let mut big = vec![0u8; READ_AHEAD];
