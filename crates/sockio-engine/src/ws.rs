@@ -120,6 +120,10 @@ impl tokio::io::AsyncRead for Io {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
+        if buf.remaining() == 0 {
+            // Nothing to read into: take nothing from the socket either.
+            return Poll::Ready(Ok(()));
+        }
         if let Some(spill) = &mut this.spill {
             let n = spill.len().min(buf.remaining());
             buf.put_slice(&spill[..n]);
@@ -864,6 +868,9 @@ mod tests {
         while s.peek(&mut peeked).await.unwrap() < sent.len() {
             tokio::task::yield_now().await;
         }
+        // A read into no room takes nothing.
+        assert_eq!(io.read(&mut []).await.unwrap(), 0);
+        assert!(io.spill.is_none());
         let mut first = [0u8; 300];
         io.read_exact(&mut first).await.unwrap();
         assert_eq!(&first[..], &sent[..300]);
