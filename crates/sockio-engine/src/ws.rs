@@ -100,17 +100,6 @@ impl Io {
             spill: None,
         }
     }
-
-    fn poll_stream_read(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match &mut self.stream {
-            Stream::Tcp(s) => tokio::io::AsyncRead::poll_read(std::pin::Pin::new(s), cx, buf),
-            Stream::Upgraded(s) => tokio::io::AsyncRead::poll_read(std::pin::Pin::new(s), cx, buf),
-        }
-    }
 }
 
 impl tokio::io::AsyncRead for Io {
@@ -133,12 +122,13 @@ impl tokio::io::AsyncRead for Io {
             }
             return Poll::Ready(Ok(()));
         }
+        let stream = std::pin::Pin::new(&mut this.stream);
         if buf.remaining() >= READ_AHEAD {
-            return this.poll_stream_read(cx, buf);
+            return stream.poll_read(cx, buf);
         }
         let mut space = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
         let mut ahead = tokio::io::ReadBuf::uninit(&mut space);
-        std::task::ready!(this.poll_stream_read(cx, &mut ahead))?;
+        std::task::ready!(stream.poll_read(cx, &mut ahead))?;
         let got = ahead.filled();
         let n = got.len().min(buf.remaining());
         buf.put_slice(&got[..n]);
@@ -155,7 +145,42 @@ impl tokio::io::AsyncWrite for Io {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match &mut self.get_mut().stream {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+impl tokio::io::AsyncRead for Stream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Stream::Upgraded(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Stream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
             Stream::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
             Stream::Upgraded(s) => std::pin::Pin::new(s).poll_write(cx, buf),
         }
@@ -164,7 +189,7 @@ impl tokio::io::AsyncWrite for Io {
         self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match &mut self.get_mut().stream {
+        match self.get_mut() {
             Stream::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
             Stream::Upgraded(s) => std::pin::Pin::new(s).poll_flush(cx),
         }
@@ -173,7 +198,7 @@ impl tokio::io::AsyncWrite for Io {
         self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match &mut self.get_mut().stream {
+        match self.get_mut() {
             Stream::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
             Stream::Upgraded(s) => std::pin::Pin::new(s).poll_shutdown(cx),
         }

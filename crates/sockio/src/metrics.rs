@@ -131,8 +131,7 @@ impl Traffic {
             }
             // The entries of servers that are gone go in this rare step.
             local.retain(|l| l.traffic.strong_count() > 0);
-            let shard = Arc::new(Shard::default());
-            self.shards.lock().unwrap().live.push(shard.clone());
+            let shard = self.new_shard();
             count(&shard);
             local.push(LocalShard {
                 traffic: Arc::downgrade(self),
@@ -140,11 +139,17 @@ impl Traffic {
             });
         });
         if let (Err(_), Some(count)) = (counted, f) {
-            let shard = Arc::new(Shard::default());
+            let shard = self.new_shard();
             count(&shard);
             shard.retired.store(true, Ordering::Release);
-            self.shards.lock().unwrap().live.push(shard);
         }
+    }
+
+    /// A shard that scrapes read from now on.
+    fn new_shard(&self) -> Arc<Shard> {
+        let shard = Arc::new(Shard::default());
+        self.shards.lock().unwrap().live.push(shard.clone());
+        shard
     }
 
     /// One Engine.IO message received (`bytes` of content).
